@@ -1,0 +1,1 @@
+/// FunnelDaemon: services, configuration, drivers (replay, run, demo), HTTP and metrics.

@@ -1,0 +1,1 @@
+/// FunnelKafka: the only module that touches librdkafka.
