@@ -1,0 +1,192 @@
+/// Conversion funnels in event time.
+///
+/// Accepted events wait in a reorder buffer until the watermark passes them, then are applied
+/// in (event time, arrival) order together with conversion-window expiries and window closes, so
+/// out-of-order input within the allowed lateness yields exactly the counts of sorted input.
+/// Per-user state exists only while an attempt is open (memory ∝ open attempts, not users).
+public struct FunnelTracker: Sendable {
+    /// An accepted event waiting for the watermark.
+    struct Pending: Comparable, Sendable {
+        var time: Int64
+        var sequence: UInt64
+        var userKey: UInt64
+        var type: EventType
+        var dims: (UInt8, UInt8, UInt8)
+
+        static func < (a: Pending, b: Pending) -> Bool {
+            a.time != b.time ? a.time < b.time : a.sequence < b.sequence
+        }
+        static func == (a: Pending, b: Pending) -> Bool { a.time == b.time && a.sequence == b.sequence }
+    }
+
+    /// A conversion window that ends at `time` (µs).
+    struct Expiry: Comparable, Sendable {
+        var time: Int64
+        var attemptKey: UInt64
+        var attemptSequence: UInt32
+        var funnel: Int
+        static func < (a: Expiry, b: Expiry) -> Bool {
+            a.time != b.time ? a.time < b.time : a.attemptKey < b.attemptKey
+        }
+    }
+
+    struct Attempt: Sendable {
+        var step: Int8
+        var dims: (UInt8, UInt8, UInt8)
+        var sequence: UInt32
+        var start: Int64
+        var stepTime: Int64
+    }
+
+    public private(set) var funnels: [FunnelCounters]
+    /// Interned values of device, channel and category (shared by all funnels).
+    public private(set) var dimensions: [DimensionValues]
+    private var attempts: [UInt64: Attempt] = [:]
+    private var pending = MinHeap<Pending>()
+    private var expiries = MinHeap<Expiry>()
+    private var arrival: UInt64 = 0
+    private var attemptSequence: UInt32 = 0
+    private let windowMicros: Int64
+    /// End of the open tumbling window; nil until the first event.
+    public private(set) var windowEnd: Int64?
+    public var openAttempts: Int { attempts.count }
+    public var bufferedEvents: Int { pending.count }
+
+    public init(config: EngineConfig) {
+        windowMicros = Int64(config.funnelWindowSeconds) * 1_000_000
+        let cap = config.funnels.map(\.breakdownCardinality).max() ?? 32
+        dimensions = (0..<3).map { _ in DimensionValues(cap: cap) }
+        let ringWindows = (config.rollingWindowSeconds.max() ?? 0) / config.funnelWindowSeconds
+        funnels = config.funnels.map {
+            FunnelCounters(spec: $0, dimensionCap: cap, ringWindows: max(ringWindows, 1),
+                           rolling: config.rollingWindowSeconds)
+        }
+    }
+
+    // MARK: - Input
+
+    /// Interns the event's dimension values (reading names from the record only for new values).
+    @inline(__always)
+    public mutating func dimensionSlots(for event: Event, record: UnsafeRawBufferPointer) -> (UInt8, UInt8, UInt8) {
+        let d = dimensions[0].intern(key: event.deviceKey) { TextField.string(event.device, in: record) }
+        let c = dimensions[1].intern(key: event.channelKey) { TextField.string(event.channel, in: record) }
+        let k = dimensions[2].intern(key: event.categoryKey) { TextField.string(event.category, in: record) }
+        return (d, c, k)
+    }
+
+    /// Buffers an accepted (not late) event until the watermark passes it.
+    @inline(__always)
+    public mutating func add(time: Int64, userKey: UInt64, type: EventType, dims: (UInt8, UInt8, UInt8)) {
+        arrival &+= 1
+        pending.push(Pending(time: time, sequence: arrival, userKey: userKey, type: type, dims: dims))
+    }
+
+    /// Applies everything strictly before the watermark, in event-time order; closes windows on it.
+    public mutating func advance(to watermark: Int64, emit: (FunnelSnapshot) -> Void) {
+        while true {
+            let boundary = windowEnd.flatMap { $0 <= watermark ? $0 : nil }
+            let nextEvent = pending.min.flatMap { $0.time < watermark ? $0.time : nil }
+            let nextExpiry = expiries.min.flatMap { $0.time < watermark ? $0.time : nil }
+            // Ties: a window closes before events at its end; an event at t converts before an expiry at t.
+            if let b = boundary, b <= (nextEvent ?? .max), b <= (nextExpiry ?? .max) {
+                closeWindow(watermark: watermark, partial: false, emit: emit)
+            } else if let e = nextEvent, e <= (nextExpiry ?? .max) {
+                guard let event = pending.pop() else { return }
+                if windowEnd == nil { windowEnd = floorDiv(event.time, windowMicros) * windowMicros + windowMicros }
+                apply(event)
+            } else if nextExpiry != nil {
+                guard let expiry = expiries.pop() else { return }
+                expire(expiry)
+            } else {
+                return
+            }
+        }
+    }
+
+    /// End of a bounded input: applies what is buffered and emits the open window as partial.
+    /// Open attempts stay in flight: nothing is dropped because the input ended.
+    public mutating func finish(maxEventTime: Int64, emit: (FunnelSnapshot) -> Void) {
+        advance(to: maxEventTime &+ 1, emit: emit)
+        if windowEnd != nil { closeWindow(watermark: maxEventTime &+ 1, partial: true, emit: emit) }
+    }
+
+    // MARK: - Rules
+
+    @inline(__always)
+    private static func attemptKey(user: UInt64, funnel: Int) -> UInt64 {
+        funnel == 0 ? user : StableHash.combine(user, UInt64(funnel))
+    }
+
+    private mutating func apply(_ event: Pending) {
+        for f in funnels.indices {
+            let key = Self.attemptKey(user: event.userKey, funnel: f)
+            let stepCount = funnels[f].stepTypes.count
+            if var attempt = attempts[key] {
+                guard advance(&attempt, funnel: f, type: event.type, time: event.time, stepCount: stepCount) else {
+                    continue
+                }
+                if Int(attempt.step) == stepCount - 1 {
+                    attempts[key] = nil
+                } else {
+                    attempts[key] = attempt
+                }
+            } else {
+                guard funnels[f].stepTypes[0].contains(event.type) else { continue }
+                attemptSequence &+= 1
+                var attempt = Attempt(step: 0, dims: event.dims, sequence: attemptSequence, start: event.time,
+                                      stepTime: event.time)
+                funnels[f].record(.entered, step: 0, dims: attempt.dims)
+                funnels[f].adjustInFlight(step: 0, dims: attempt.dims, by: 1)
+                _ = advance(&attempt, funnel: f, type: event.type, time: event.time, stepCount: stepCount)
+                if Int(attempt.step) < stepCount - 1 {
+                    attempts[key] = attempt
+                    expiries.push(Expiry(time: event.time + funnels[f].conversionWindow, attemptKey: key,
+                                         attemptSequence: attempt.sequence, funnel: f))
+                }
+            }
+        }
+    }
+
+    /// Moves through every consecutive next step the event's type matches. Returns whether it moved.
+    @inline(__always)
+    private mutating func advance(_ attempt: inout Attempt, funnel f: Int, type: EventType, time: Int64,
+                                  stepCount: Int) -> Bool {
+        var moved = false
+        while Int(attempt.step) + 1 < stepCount, funnels[f].stepTypes[Int(attempt.step) + 1].contains(type) {
+            let from = Int(attempt.step)
+            funnels[f].record(.converted, step: from, dims: attempt.dims)
+            funnels[f].adjustInFlight(step: from, dims: attempt.dims, by: -1)
+            funnels[f].recordTimeToConvert(step: from, micros: time - attempt.stepTime)
+            attempt.step += 1
+            attempt.stepTime = time
+            let to = Int(attempt.step)
+            funnels[f].record(.entered, step: to, dims: attempt.dims)
+            if to < stepCount - 1 { funnels[f].adjustInFlight(step: to, dims: attempt.dims, by: 1) }
+            moved = true
+        }
+        return moved
+    }
+
+    private mutating func expire(_ expiry: Expiry) {
+        guard let attempt = attempts[expiry.attemptKey], attempt.sequence == expiry.attemptSequence else { return }
+        let f = expiry.funnel
+        funnels[f].record(.dropped, step: Int(attempt.step), dims: attempt.dims)
+        funnels[f].adjustInFlight(step: Int(attempt.step), dims: attempt.dims, by: -1)
+        attempts[expiry.attemptKey] = nil
+    }
+
+    private mutating func closeWindow(watermark: Int64, partial: Bool, emit: (FunnelSnapshot) -> Void) {
+        guard let end = windowEnd else { return }
+        for f in funnels.indices {
+            emit(funnels[f].closeWindow(start: end - windowMicros, end: end, watermark: watermark, partial: partial,
+                                        dimensions: dimensions))
+        }
+        windowEnd = end + windowMicros
+    }
+}
+
+@inline(__always)
+func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}

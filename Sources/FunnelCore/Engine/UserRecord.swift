@@ -1,0 +1,97 @@
+/// Everything the engine keeps per user: fixed size, no references (256 bytes with its index slot).
+///
+/// Times are seconds since the Unix epoch (UInt32, good to 2106) except `lastSeen` (µs, exact).
+public struct UserRecord: Sendable {
+    public static let maxWindows = 4
+    public static let buckets = 4
+    public static let ringSize = 8
+
+    public var key: UInt64 = 0
+    /// Latest event time seen for this user (µs since the Unix epoch).
+    public var lastSeen: Int64 = 0
+    public var firstSeen: UInt32 = 0
+    public var sessionStart: UInt32 = 0
+    /// Low 32 bits of the producer's session id hash (0: sessions are inferred by inactivity gap).
+    public var sessionTag: UInt32 = 0
+    public var cartValue: Float = 0
+    public var cartItems: UInt16 = 0
+    public var sessionDepth: UInt16 = 0
+    public var sessions: UInt16 = 0
+    public var purchases: UInt16 = 0
+    var lruPrev: UInt32 = .max
+    var lruNext: UInt32 = .max
+    /// Two-hash Bloom filters over item ids viewed / carted by this user.
+    public var viewedItems: UInt64 = 0
+    public var cartedItems: UInt64 = 0
+    /// counts[window][bucket][group], saturating at 255 (sliding windows at quarter resolution).
+    public var counts = InlineArray<96, UInt8>(repeating: 0)
+    /// Recent product events: item fingerprint (24 bits) | category fingerprint (16) | time mod 2^24 s (24).
+    public var recent = InlineArray<8, UInt64>(repeating: 0)
+
+    init() {}
+}
+
+extension UserRecord {
+    @inline(__always)
+    static func bloomBits(_ key: UInt64) -> UInt64 {
+        (1 &<< (key & 63)) | (1 &<< ((key >> 6) & 63))
+    }
+
+    @inline(__always)
+    public func hasViewed(_ itemKey: UInt64) -> Bool {
+        let bits = Self.bloomBits(itemKey)
+        return itemKey != 0 && viewedItems & bits == bits
+    }
+
+    @inline(__always)
+    public func hasCarted(_ itemKey: UInt64) -> Bool {
+        let bits = Self.bloomBits(itemKey)
+        return itemKey != 0 && cartedItems & bits == bits
+    }
+
+    @inline(__always)
+    public func count(window: Int, group: Int) -> Int {
+        var total = 0
+        let base = window * 24 + group
+        for b in 0..<4 { total += Int(counts[base + b * 6]) }
+        return total
+    }
+
+    @inline(__always)
+    public func total(window: Int) -> Int {
+        var total = 0
+        let base = window * 24
+        for i in 0..<24 { total += Int(counts[base + i]) }
+        return total
+    }
+
+    /// Distinct items and categories among the recent product events within `seconds` of `now`.
+    public func distinctRecent(now: UInt32, seconds: UInt32) -> (items: Int, categories: Int) {
+        var items = InlineArray<8, UInt64>(repeating: 0)
+        var cats = InlineArray<8, UInt64>(repeating: 0)
+        var ni = 0
+        var nc = 0
+        let nowTag = UInt64(now) & 0xFF_FFFF
+        for i in 0..<8 {
+            let e = recent[i]
+            if e == 0 { continue }
+            let age = (nowTag &- (e & 0xFF_FFFF)) & 0xFF_FFFF
+            if age > UInt64(seconds) { continue }
+            let item = e >> 40
+            let cat = (e >> 24) & 0xFFFF
+            var seen = false
+            for k in 0..<ni where items[k] == item { seen = true }
+            if !seen {
+                items[ni] = item
+                ni += 1
+            }
+            seen = false
+            for k in 0..<nc where cats[k] == cat { seen = true }
+            if !seen {
+                cats[nc] = cat
+                nc += 1
+            }
+        }
+        return (ni, nc)
+    }
+}

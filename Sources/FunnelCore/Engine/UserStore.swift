@@ -1,0 +1,181 @@
+/// Per-user state for every tracked user: a slab of fixed-size ``UserRecord``s, an open-addressing
+/// index (user key → slot), and an activity list for TTL and capacity eviction.
+///
+/// The least recently active user sits at the head of the list. Eviction happens in event time
+/// (TTL against the watermark) and when the hard cap is reached, never on wall clock.
+public struct UserStore: Sendable {
+    public private(set) var records: [UserRecord] = []
+    private var freeSlots: [UInt32] = []
+    /// Index of slot+1 (0 = empty), linear probing, power-of-two capacity, load ≤ 0.5.
+    private var index: [UInt32]
+    private var mask: Int
+    private var head: UInt32 = .max
+    private var tail: UInt32 = .max
+    public let capacity: Int
+    public private(set) var count = 0
+    public private(set) var evictedIdle = 0
+    public private(set) var evictedCapacity = 0
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        let size = 16
+        index = Array(repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    /// Bytes of state per tracked user: the record plus its share of the index.
+    public var bytesPerUser: Double {
+        guard count > 0 else { return Double(MemoryLayout<UserRecord>.stride) }
+        let slab = Double(records.capacity * MemoryLayout<UserRecord>.stride)
+        let idx = Double(index.count * MemoryLayout<UInt32>.stride)
+        return (slab + idx) / Double(count)
+    }
+
+    public static var recordBytes: Int { MemoryLayout<UserRecord>.stride }
+
+    @inline(__always)
+    public func slot(of key: UInt64) -> Int? {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let entry = index[i]
+            if entry == 0 { return nil }
+            let slot = Int(entry - 1)
+            if records[slot].key == key { return slot }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The slot for `key`, creating the user if needed. `isNew` tells which.
+    /// At capacity, the least recently active user is evicted first (counted).
+    @inline(__always)
+    public mutating func findOrInsert(_ key: UInt64) -> (slot: Int, isNew: Bool) {
+        var i = Int(truncatingIfNeeded: key) & mask
+        while true {
+            let entry = index[i]
+            if entry == 0 { break }
+            let slot = Int(entry - 1)
+            if records[slot].key == key {
+                touch(slot)
+                return (slot, false)
+            }
+            i = (i + 1) & mask
+        }
+        if count >= capacity, head != .max {
+            remove(slot: Int(head))
+            evictedCapacity += 1
+            return findOrInsert(key)
+        }
+        if (count + 1) * 2 > index.count {
+            grow()
+            return findOrInsert(key)
+        }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = Int(free)
+            records[slot] = UserRecord()
+        } else {
+            slot = records.count
+            records.append(UserRecord())
+        }
+        records[slot].key = key
+        index[i] = UInt32(slot + 1)
+        count += 1
+        linkAtTail(slot)
+        return (slot, true)
+    }
+
+    /// Evicts users whose latest event is older than `before` (µs), oldest activity first.
+    public mutating func evictIdle(before: Int64, limit: Int = .max) {
+        var n = 0
+        while head != .max, n < limit {
+            let slot = Int(head)
+            guard records[slot].lastSeen < before else { return }
+            remove(slot: slot)
+            evictedIdle += 1
+            n += 1
+        }
+    }
+
+    @inline(__always)
+    public subscript(slot: Int) -> UserRecord {
+        get { records[slot] }
+        _modify { yield &records[slot] }
+    }
+
+    // MARK: - Activity list
+
+    @inline(__always)
+    private mutating func touch(_ slot: Int) {
+        guard UInt32(slot) != tail else { return }
+        unlink(slot)
+        linkAtTail(slot)
+    }
+
+    @inline(__always)
+    private mutating func linkAtTail(_ slot: Int) {
+        let s = UInt32(slot)
+        records[slot].lruPrev = tail
+        records[slot].lruNext = .max
+        if tail != .max { records[Int(tail)].lruNext = s } else { head = s }
+        tail = s
+    }
+
+    @inline(__always)
+    private mutating func unlink(_ slot: Int) {
+        let prev = records[slot].lruPrev
+        let next = records[slot].lruNext
+        if prev != .max { records[Int(prev)].lruNext = next } else { head = next }
+        if next != .max { records[Int(next)].lruPrev = prev } else { tail = prev }
+    }
+
+    // MARK: - Index maintenance
+
+    private mutating func remove(slot: Int) {
+        let key = records[slot].key
+        unlink(slot)
+        var i = Int(truncatingIfNeeded: key) & mask
+        while index[i] != UInt32(slot + 1) { i = (i + 1) & mask }
+        // Backward-shift deletion keeps probe sequences intact without tombstones.
+        var hole = i
+        var j = (i + 1) & mask
+        while index[j] != 0 {
+            let home = Int(truncatingIfNeeded: records[Int(index[j] - 1)].key) & mask
+            let distanceToJ = (j - home) & mask
+            let distanceToHole = (hole - home) & mask
+            if distanceToHole < distanceToJ {
+                index[hole] = index[j]
+                hole = j
+            }
+            j = (j + 1) & mask
+        }
+        index[hole] = 0
+        records[slot].key = 0
+        freeSlots.append(UInt32(slot))
+        count -= 1
+    }
+
+    private mutating func grow() {
+        let size = index.count * 2
+        var fresh = [UInt32](repeating: 0, count: size)
+        let m = size - 1
+        for entry in index where entry != 0 {
+            var i = Int(truncatingIfNeeded: records[Int(entry - 1)].key) & m
+            while fresh[i] != 0 { i = (i + 1) & m }
+            fresh[i] = entry
+        }
+        index = fresh
+        mask = m
+    }
+
+    /// All tracked users' slots in activity order (oldest first); for checkpoints and tests.
+    public func slotsInActivityOrder() -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(count)
+        var s = head
+        while s != .max {
+            out.append(Int(s))
+            s = records[Int(s)].lruNext
+        }
+        return out
+    }
+}

@@ -1,0 +1,182 @@
+/// Appends JSON to a byte buffer without Foundation: the encoder for every output record.
+public struct JSONBuffer: Sendable {
+    public var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    @inline(__always) private mutating func comma() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+    }
+
+    public mutating func beginObject() { comma(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func beginArray() { comma(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    public mutating func newline() { bytes.append(0x0A); needsComma = false }
+
+    /// `"name":` — the next value follows without a comma.
+    public mutating func key(_ name: StaticString) {
+        comma()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func key(_ name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func string(_ value: String) {
+        comma()
+        var v = value
+        v.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A field's text from its record, escaped as needed (JSON-escaped spans are copied verbatim).
+    public mutating func string(_ span: Span, in record: UnsafeRawBufferPointer) {
+        comma()
+        guard span.isPresent, span.range.upperBound <= record.count else {
+            bytes.append(contentsOf: [0x22, 0x22])
+            return
+        }
+        let raw = UnsafeRawBufferPointer(rebasing: record[span.range])
+        switch span.encoding {
+        case .jsonEscaped:
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: raw)
+            bytes.append(UInt8(ascii: "\""))
+        case .plain:
+            appendEscaped(raw)
+        case .csvQuoted:
+            var tmp: [UInt8] = []
+            ValueParsing.unescapeCSV(raw, into: &tmp)
+            tmp.withUnsafeBytes { appendEscaped($0) }
+        }
+    }
+
+    public mutating func bytesAsString(_ raw: UnsafeRawBufferPointer) {
+        comma()
+        appendEscaped(raw)
+    }
+
+    private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in raw {
+            switch b {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default:
+                bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func int<T: BinaryInteger>(_ value: T) {
+        comma()
+        appendInt(Int64(value))
+    }
+
+    private mutating func appendInt(_ value: Int64) {
+        if value == 0 {
+            bytes.append(0x30)
+            return
+        }
+        var v = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits = InlineArray<20, UInt8>(repeating: 0)
+        var n = 0
+        while v > 0 {
+            digits[n] = UInt8(v % 10) + 0x30
+            v /= 10
+            n += 1
+        }
+        while n > 0 {
+            n -= 1
+            bytes.append(digits[n])
+        }
+    }
+
+    /// A finite double, rounded to `decimals` places; non-finite values become null.
+    public mutating func double(_ value: Double, decimals: Int = 6) {
+        guard value.isFinite else {
+            null()
+            return
+        }
+        let scale = ValueParsing.pow10[min(max(decimals, 0), 15)]
+        let rounded = (value * scale).rounded() / scale
+        comma()
+        if rounded == rounded.rounded(.towardZero) && abs(rounded) < 1e15 {
+            appendInt(Int64(rounded))
+        } else {
+            bytes.append(contentsOf: rounded.description.utf8)
+        }
+    }
+
+    public mutating func optionalDouble(_ value: Double?, decimals: Int = 6) {
+        if let value { double(value, decimals: decimals) } else { null() }
+    }
+
+    public mutating func bool(_ value: Bool) {
+        comma()
+        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    public mutating func null() {
+        comma()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+    }
+
+    /// Event time as ISO-8601 UTC with milliseconds.
+    public mutating func timestamp(_ micros: Int64) {
+        string(ISO8601.format(micros: micros))
+    }
+}
+
+public enum ISO8601 {
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for µs since the Unix epoch.
+    public static func format(micros: Int64) -> String {
+        let millis = floorDiv(micros, 1000)
+        let seconds = floorDiv(millis, 1000)
+        let ms = Int(millis - seconds * 1000)
+        let days = Int(floorDiv(seconds, 86_400))
+        let secOfDay = Int(seconds - Int64(days) * 86_400)
+        let (y, m, d) = civil(fromDays: days)
+        func pad(_ v: Int, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2)).\(pad(ms, 3))Z"
+    }
+
+    /// Howard Hinnant's civil_from_days.
+    public static func civil(fromDays z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}

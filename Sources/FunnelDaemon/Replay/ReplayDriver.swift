@@ -1,0 +1,158 @@
+import FunnelCore
+import Foundation
+
+/// `funnelpulse replay`: runs the engine over files in event-time order and writes
+/// `DIR/funnel.jsonl`, `DIR/deadletter.jsonl` and `DIR/summary.json`.
+///
+/// Several files are merged by event time (each file's records in file order, the file whose
+/// next record is earliest goes first; ties by file order), so the same inputs always give the
+/// same outputs byte for byte — `summary.json`'s `performance` object excepted.
+public struct ReplayDriver {
+    public struct Options: Sendable {
+        public var inputs: [String]
+        public var outputDirectory: String
+        public var mapping: CompiledMapping
+        public var config: FunnelPulseConfig
+        public var progress: Bool
+
+        public init(inputs: [String], outputDirectory: String, mapping: CompiledMapping,
+                    config: FunnelPulseConfig, progress: Bool) {
+            self.inputs = inputs
+            self.outputDirectory = outputDirectory
+            self.mapping = mapping
+            self.config = config
+            self.progress = progress
+        }
+    }
+
+    public struct Result: Sendable {
+        public var stats: EngineStats
+        public var users: Int
+        public var bytesPerUser: Double
+        public var elapsedSeconds: Double
+        public var eventsPerSecond: Double
+        public var snapshots: Int
+    }
+
+    let options: Options
+
+    public init(options: Options) { self.options = options }
+
+    public func run() throws -> Result {
+        guard !options.inputs.isEmpty else { throw ReplayError.badArguments("replay needs at least one --input file") }
+        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        let dir = options.outputDirectory
+        var engine: Engine
+        do {
+            engine = try Engine(config: options.config.engine)
+        } catch {
+            throw ReplayError.badArguments("configuration: \(error)")
+        }
+        let readers = try options.inputs.map { try LineReader(path: $0) }
+        var decoders = readers.map { _ in RecordDecoder(mapping: options.mapping) }
+        var sink = ReplaySink(
+            funnel: try FileOutput(path: dir + "/funnel.jsonl"),
+            deadLetters: try FileOutput(path: dir + "/deadletter.jsonl"),
+            sourceNames: options.inputs.map { ($0 as NSString).lastPathComponent })
+        var progress = options.progress ? ProgressBar(totalBytes: readers.reduce(0) { $0 + $1.fileSize }) : nil
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        if readers.count == 1 {
+            try runSingle(readers[0], decoder: &decoders[0], engine: &engine, sink: &sink, progress: &progress)
+        } else {
+            try runMerged(readers, decoders: &decoders, engine: &engine, sink: &sink, progress: &progress)
+        }
+        engine.finish(sink: &sink)
+        let elapsed = clock.now - started
+        progress?.finish()
+        if let error = sink.writeError { throw error }
+        try sink.funnel.sync()
+        try sink.deadLetters.sync()
+
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let result = Result(
+            stats: engine.stats, users: engine.users.count, bytesPerUser: engine.users.bytesPerUser,
+            elapsedSeconds: seconds, eventsPerSecond: seconds > 0 ? Double(engine.stats.read) / seconds : 0,
+            snapshots: sink.snapshots)
+        let summary = SummaryWriter.encode(engine: engine, inputs: options.inputs, result: result,
+                                           outputs: ["funnel.jsonl": sink.funnel.records,
+                                                     "deadletter.jsonl": sink.deadLetters.records])
+        let summaryFile = try FileOutput(path: dir + "/summary.json")
+        try summaryFile.writeLine(summary)
+        try summaryFile.sync()
+        return result
+    }
+
+    private func runSingle(_ reader: LineReader, decoder: inout RecordDecoder, engine: inout Engine,
+                           sink: inout ReplaySink, progress: inout ProgressBar?) throws {
+        decoder.startSource()
+        var n = 0
+        while let line = try reader.next() {
+            switch line {
+            case .record(let bytes, let number):
+                engine.process(bytes, decoder: &decoder, at: SourcePosition(source: 0, offset: number), sink: &sink)
+            case .oversized(let head, let number):
+                engine.countRead()
+                engine.reject(DecodeFailure(.tooLarge, "line longer than the reader's limit"), record: head,
+                              position: SourcePosition(source: 0, offset: number), sink: &sink)
+            }
+            n &+= 1
+            if n & 0xFFFF == 0 {
+                if let error = sink.writeError { throw error }
+                progress?.update(bytes: reader.bytesRead, events: engine.stats.read)
+            }
+        }
+    }
+
+    private func runMerged(_ readers: [LineReader], decoders: inout [RecordDecoder], engine: inout Engine,
+                           sink: inout ReplaySink, progress: inout ProgressBar?) throws {
+        struct Head {
+            var outcome: DecodeOutcome
+            var record: UnsafeRawBufferPointer
+            var line: Int64
+        }
+        var heads: [Head?] = Array(repeating: nil, count: readers.count)
+        func load(_ i: Int) throws {
+            heads[i] = nil
+            guard let line = try readers[i].next() else { return }
+            switch line {
+            case .record(let bytes, let number):
+                heads[i] = Head(outcome: decoders[i].decode(bytes), record: bytes, line: number)
+            case .oversized(let head, let number):
+                heads[i] = Head(outcome: .rejected(DecodeFailure(.tooLarge, "line longer than the reader's limit")),
+                                record: head, line: number)
+            }
+        }
+        for i in readers.indices {
+            decoders[i].startSource()
+            try load(i)
+        }
+        var n = 0
+        while true {
+            // Non-events (rejections, headers) go first; then the earliest event, ties by file order.
+            var pick = -1
+            var pickTime = Int64.max
+            for i in heads.indices {
+                guard let head = heads[i] else { continue }
+                guard case .event(let event) = head.outcome else {
+                    pick = i
+                    break
+                }
+                if event.timestamp < pickTime {
+                    pick = i
+                    pickTime = event.timestamp
+                }
+            }
+            guard pick >= 0, let head = heads[pick] else { break }
+            engine.ingest(head.outcome, record: head.record,
+                          at: SourcePosition(source: Int32(pick), offset: head.line), sink: &sink)
+            try load(pick)
+            n &+= 1
+            if n & 0xFFFF == 0 {
+                if let error = sink.writeError { throw error }
+                progress?.update(bytes: readers.reduce(0) { $0 + $1.bytesRead }, events: engine.stats.read)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import FunnelCore
+
+/// Writes what the engine produces during a replay to `DIR/*.jsonl`.
+struct ReplaySink: EngineSink {
+    let funnel: FileOutput
+    let deadLetters: FileOutput
+    let sourceNames: [String]
+    var buffer = JSONBuffer(capacity: 4096)
+    var writeError: (any Error)?
+    var snapshots = 0
+
+    mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
+        buffer.reset()
+        let name = Int(position.source) < sourceNames.count ? sourceNames[Int(position.source)] : "?"
+        OutputRecords.encodeDeadLetter(failure, record: record, source: .file(name, line: position.offset),
+                                       into: &buffer)
+        write(deadLetters)
+    }
+
+    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
+                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
+
+    mutating func snapshot(_ snapshot: FunnelSnapshot) {
+        buffer.reset()
+        OutputRecords.encode(snapshot, into: &buffer)
+        snapshots += 1
+        write(funnel)
+    }
+
+    private mutating func write(_ output: FileOutput) {
+        guard writeError == nil else { return }
+        do {
+            try output.writeLine(buffer.bytes)
+        } catch {
+            writeError = error
+        }
+    }
+}

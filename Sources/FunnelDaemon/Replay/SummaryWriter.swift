@@ -1,0 +1,75 @@
+import FunnelCore
+
+/// `summary.json`: counts by reason, users, funnel totals; timings only under `performance`.
+enum SummaryWriter {
+    static func encode(engine: Engine, inputs: [String], result: ReplayDriver.Result,
+                       outputs: [String: Int]) -> [UInt8] {
+        var out = JSONBuffer(capacity: 4096)
+        let stats = engine.stats
+        out.beginObject()
+        out.key("schema"); out.string("funnelpulse.summary.v1")
+        out.key("inputs")
+        out.beginArray()
+        for input in inputs { out.string(input) }
+        out.endArray()
+        out.key("records_read"); out.int(stats.read)
+        out.key("events_accepted"); out.int(stats.accepted)
+        out.key("duplicates_dropped"); out.int(stats.duplicates)
+        out.key("lines_skipped"); out.int(stats.skipped)
+        out.key("rejected_total"); out.int(stats.rejectedTotal)
+        out.key("rejected")
+        out.beginObject()
+        for reason in DeadLetterReason.allCases where stats.rejected[Int(reason.rawValue)] > 0 {
+            out.key(reason.name); out.int(stats.rejected[Int(reason.rawValue)])
+        }
+        out.endObject()
+        out.key("first_watermark_ms")
+        if engine.maxEventTime == .min { out.null() } else { out.int(engine.watermark / 1000) }
+        out.key("max_event_time")
+        if engine.maxEventTime == .min { out.null() } else { out.timestamp(engine.maxEventTime) }
+        out.key("users")
+        out.beginObject()
+        out.key("tracked"); out.int(engine.users.count)
+        out.key("evicted_idle"); out.int(engine.users.evictedIdle)
+        out.key("evicted_capacity"); out.int(engine.users.evictedCapacity)
+        out.key("record_bytes"); out.int(UserStore.recordBytes)
+        out.endObject()
+        out.key("funnels")
+        out.beginArray()
+        for counters in engine.funnels.funnels {
+            out.beginObject()
+            out.key("name"); out.string(counters.spec.name)
+            let totals = counters.totalStats
+            out.key("overall_conversion_rate"); out.optionalDouble(FunnelSnapshot.overallRate(totals))
+            out.key("steps")
+            out.beginArray()
+            for (i, s) in totals.enumerated() {
+                out.beginObject()
+                out.key("step"); out.string(counters.spec.steps[i].name)
+                out.key("entered"); out.int(s.entered)
+                out.key("converted"); out.int(s.converted)
+                out.key("dropped"); out.int(s.dropped)
+                out.key("in_flight"); out.int(s.inFlight)
+                out.key("conversion_rate"); out.optionalDouble(s.conversionRate)
+                out.endObject()
+            }
+            out.endArray()
+            out.endObject()
+        }
+        out.endArray()
+        out.key("outputs")
+        out.beginObject()
+        for (name, count) in outputs.sorted(by: { $0.key < $1.key }) {
+            out.key(name); out.int(count)
+        }
+        out.endObject()
+        out.key("performance")
+        out.beginObject()
+        out.key("elapsed_seconds"); out.double(result.elapsedSeconds, decimals: 3)
+        out.key("events_per_second"); out.double(result.eventsPerSecond, decimals: 0)
+        out.key("bytes_per_user"); out.double(result.bytesPerUser, decimals: 1)
+        out.endObject()
+        out.endObject()
+        return out.bytes
+    }
+}

