@@ -45,15 +45,15 @@ public struct EngineStats: Sendable, Equatable {
 /// The FunnelPulse engine: event time, per-user windows and funnels. No I/O, no wall clock.
 public struct Engine: Sendable {
     public let config: EngineConfig
-    public private(set) var users: UserStore
+    public internal(set) var users: UserStore
     public private(set) var funnels: FunnelTracker
     public private(set) var stats = EngineStats()
     private var dedupe: Deduplicator
     private let latenessMicros: Int64
     private let ttlMicros: Int64
-    private let sessionGapMicros: Int64
+    let sessionGapMicros: Int64
     /// Bucket width per feature window, seconds.
-    private let bucketSeconds: [UInt32]
+    let bucketSeconds: [UInt32]
     /// Largest event time accepted so far (µs); `.min` before the first event.
     public private(set) var maxEventTime: Int64 = .min
 
@@ -144,95 +144,6 @@ public struct Engine: Sendable {
     }
 
     public var dedupeEarlyRotations: Int { dedupe.earlyRotations }
-
-    // MARK: - Per-user windows
-
-    private mutating func updateUser(_ event: Event) -> EventContext {
-        let (slot, isNew) = users.findOrInsert(event.userKey)
-        let ts = event.timestamp
-        let seconds = UInt32(clamping: ts / 1_000_000)
-        let gap = config.windowSeconds.count
-        let buckets = bucketSeconds
-        let sessionGap = sessionGapMicros
-        var context = EventContext(userSlot: slot, isNewUser: isNew, isNewSession: isNew, sincePrevious: 0,
-                                   itemViewedBefore: false, itemCartedBefore: false)
-        users[slot].update { u in
-            if isNew {
-                u.firstSeen = seconds
-                u.sessionStart = seconds
-                u.sessions = 1
-                u.lastSeen = ts
-                u.sessionTag = UInt32(truncatingIfNeeded: event.sessionKey)
-            } else {
-                context.sincePrevious = max(0, ts - u.lastSeen)
-                let tag = UInt32(truncatingIfNeeded: event.sessionKey)
-                let newSession =
-                    event.sessionKey != 0 ? (tag != u.sessionTag) : (ts - u.lastSeen > sessionGap)
-                if newSession && ts >= u.lastSeen {
-                    u.sessions &+= u.sessions == .max ? 0 : 1
-                    u.sessionStart = seconds
-                    u.sessionDepth = 0
-                    u.sessionTag = tag
-                    context.isNewSession = true
-                }
-            }
-            u.sessionDepth &+= u.sessionDepth == .max ? 0 : 1
-            context.itemViewedBefore = u.hasViewed(event.itemKey)
-            context.itemCartedBefore = u.hasCarted(event.itemKey)
-
-            // Sliding windows: rotate each window's quarter buckets up to this event's time.
-            let lastSeconds = UInt32(clamping: u.lastSeen / 1_000_000)
-            let group = event.type.windowGroup
-            for w in 0..<gap {
-                let width = buckets[w]
-                let newEpoch = seconds / width
-                let lastEpoch = isNew ? newEpoch : lastSeconds / width
-                if newEpoch > lastEpoch {
-                    let steps = min(newEpoch - lastEpoch, 4)
-                    for k in 1...steps {
-                        let b = Int((lastEpoch &+ k) & 3)
-                        for g in 0..<6 { u.counts[w * 24 + b * 6 + g] = 0 }
-                    }
-                }
-                if newEpoch &+ 3 >= lastEpoch {
-                    let i = w * 24 + Int(newEpoch & 3) * 6 + group
-                    if u.counts[i] < 255 { u.counts[i] += 1 }
-                }
-            }
-            if ts > u.lastSeen { u.lastSeen = ts }
-
-            switch event.type {
-            case .view:
-                if event.itemKey != 0 { u.viewedItems |= UserRecord.bloomBits(event.itemKey) }
-            case .cart:
-                if event.itemKey != 0 { u.cartedItems |= UserRecord.bloomBits(event.itemKey) }
-                let q = UInt16(clamping: max(Int(event.quantity), 1))
-                u.cartItems = u.cartItems &+ min(q, .max - u.cartItems)
-                if event.price.isFinite { u.cartValue += Float(event.price) * Float(max(event.quantity, 1)) }
-            case .removeFromCart:
-                let q = UInt16(clamping: max(Int(event.quantity), 1))
-                u.cartItems -= min(q, u.cartItems)
-                if event.price.isFinite {
-                    u.cartValue = max(0, u.cartValue - Float(event.price) * Float(max(event.quantity, 1)))
-                }
-                if u.cartItems == 0 { u.cartValue = 0 }
-            case .purchase:
-                u.purchases &+= u.purchases == .max ? 0 : 1
-                u.cartItems = 0
-                u.cartValue = 0
-            default:
-                break
-            }
-            if event.itemKey != 0 || event.categoryKey != 0 {
-                for i in stride(from: 7, to: 0, by: -1) { u.recent[i] = u.recent[i - 1] }
-                let itemFP = (event.itemKey >> 40) & 0xFF_FFFF
-                let catFP = event.categoryKey == 0 ? 0 : (event.categoryKey >> 48) | 1
-                u.recent[0] = itemFP << 40 | (catFP & 0xFFFF) << 24 | (UInt64(seconds) & 0xFF_FFFF)
-                if u.recent[0] == 0 { u.recent[0] = 1 }
-            }
-        }
-        return context
-    }
 }
 
 extension UserRecord {

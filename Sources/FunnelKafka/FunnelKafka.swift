@@ -1,1 +1,0 @@
-/// FunnelKafka: the only module that touches librdkafka.

@@ -1,0 +1,109 @@
+import CRdKafka
+import Logging
+
+/// Topic administration through the AdminClient API.
+///
+/// The mock cluster does not implement CreateTopics (librdkafka answers with an error or a
+/// timeout); use ``KafkaMockCluster/createTopic(_:partitions:)`` there.
+public final class KafkaAdmin: @unchecked Sendable {
+    public struct NewTopic: Sendable, Hashable {
+        public var name: String
+        public var partitions: Int32
+        /// -1 lets the broker use its default.
+        public var replicationFactor: Int32
+
+        public init(name: String, partitions: Int32, replicationFactor: Int32 = -1) {
+            self.name = name
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
+        }
+    }
+
+    private let handle: OpaquePointer
+    private var logDrain: KafkaLogDrain?
+
+    /// - Parameter configuration: at least `bootstrap.servers`.
+    public init(configuration: [String: String], logger: Logger) throws(KafkaError) {
+        var settings = configuration
+        settings["log.queue"] = "true"
+        let conf = try KafkaConfigurationC.make(settings)
+        handle = try KafkaConfigurationC.makeHandle(type: RD_KAFKA_PRODUCER, conf: conf)
+        logDrain = KafkaLogDrain(handle: handle, logger: logger)
+    }
+
+    deinit {
+        logDrain?.drain()
+        logDrain = nil
+        rd_kafka_destroy(handle)
+    }
+
+    /// Creates the topics and waits for the broker's answer. A topic that already exists counts as
+    /// created, so startup code can call this unconditionally. Blocking.
+    /// - Throws: the first per-topic failure, or `_TIMED_OUT` when no answer came in time.
+    public func createTopics(_ topics: [NewTopic], timeoutMilliseconds: Int32) throws(KafkaError) {
+        guard !topics.isEmpty else { return }
+        defer { logDrain?.drain() }
+        var newTopics: [OpaquePointer?] = []
+        defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
+        for topic in topics {
+            var errorText = [CChar](repeating: 0, count: 512)
+            guard let newTopic = rd_kafka_NewTopic_new(
+                topic.name, topic.partitions, topic.replicationFactor, &errorText, errorText.count
+            ) else {
+                throw KafkaError.invalidArgument(KafkaError.string(fromBuffer: errorText)).with(topic: topic.name)
+            }
+            newTopics.append(newTopic)
+        }
+        guard let queue = rd_kafka_queue_new(handle) else {
+            throw KafkaError.invalidArgument("rd_kafka_queue_new failed")
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        var errorText = [CChar](repeating: 0, count: 512)
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
+        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
+
+        newTopics.withUnsafeMutableBufferPointer { buffer in
+            rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
+        }
+        // A little slack over the request timeout so librdkafka's own timeout answers first.
+        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds &+ 1000) else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "CreateTopics: no answer")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let err = rd_kafka_event_error(event)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, message: rd_kafka_event_error_string(event).map { String(cString: $0) })
+        }
+        guard let result = rd_kafka_event_CreateTopics_result(event) else {
+            throw KafkaError.invalidArgument("CreateTopics: unexpected event type")
+        }
+        var count = 0
+        guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+        for index in 0..<count {
+            guard let topicResult = results[index] else { continue }
+            let topicErr = rd_kafka_topic_result_error(topicResult)
+            guard topicErr != RD_KAFKA_RESP_ERR_NO_ERROR,
+                topicErr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
+            else { continue }
+            throw KafkaError(
+                topicErr,
+                message: rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) },
+                topic: rd_kafka_topic_result_name(topicResult).map { String(cString: $0) }
+            )
+        }
+    }
+
+    public func createTopic(
+        _ name: String,
+        partitions: Int32,
+        replicationFactor: Int32 = -1,
+        timeoutMilliseconds: Int32 = 10_000
+    ) throws(KafkaError) {
+        try createTopics(
+            [NewTopic(name: name, partitions: partitions, replicationFactor: replicationFactor)],
+            timeoutMilliseconds: timeoutMilliseconds
+        )
+    }
+}

@@ -1,0 +1,231 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// An idempotent-by-default producer whose delivery results come back as opaque tokens.
+///
+/// `send` is safe from several threads (librdkafka's produce call is thread-safe; the topic-handle
+/// cache is locked). Delivery reports are buffered by the C callback and handed out by
+/// ``drainDeliveryReports(_:)``; they are produced by ``poll(timeoutMilliseconds:)``,
+/// ``flush(timeoutMilliseconds:)`` and by `send` itself when it waits for queue space. The buffer
+/// grows with the number of reports not yet drained, so drain after every poll.
+public final class KafkaProducer: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let logger: Logger
+    private let callbacks: ProducerCallbacks
+    private let logDrain: Mutex<KafkaLogDrain?>
+    private let topics = Mutex<[String: OpaquePointer]>([:])
+    private let queueFullRetries: Int
+    private let queueFullPollMilliseconds: Int32
+
+    /// Parsed statistics, when `statistics.interval.ms` is set. Runs on the polling thread.
+    public var onStatistics: (@Sendable (KafkaStatistics) -> Void)? {
+        get { callbacks.onStatistics.withLock { $0 } }
+        set { callbacks.onStatistics.withLock { $0 = newValue } }
+    }
+    /// Client-level errors (brokers down, fatal idempotence errors). Logged when unset.
+    public var onError: (@Sendable (KafkaError) -> Void)? {
+        get { callbacks.onError.withLock { $0 } }
+        set { callbacks.onError.withLock { $0 = newValue } }
+    }
+
+    /// - Parameters:
+    ///   - configuration: librdkafka properties; `enable.idempotence` defaults to `true` here
+    ///     (no duplicates or reordering on retry) unless set explicitly.
+    ///   - queueFullRetries: how many times `send` polls and retries when librdkafka's local queue
+    ///     is full before throwing `_QUEUE_FULL`; with `queueFullPollMilliseconds` this bounds
+    ///     how long a send may block.
+    public init(
+        configuration: [String: String],
+        logger: Logger,
+        queueFullRetries: Int = 100,
+        queueFullPollMilliseconds: Int32 = 10
+    ) throws(KafkaError) {
+        var settings = configuration
+        if settings["enable.idempotence"] == nil {
+            settings["enable.idempotence"] = "true"
+        }
+        settings["log.queue"] = "true"
+        let conf = try KafkaConfigurationC.make(settings)
+        let callbacks = ProducerCallbacks(logger: logger)
+        callbacks.install(on: conf, statistics: settings["statistics.interval.ms"] != nil)
+        let handle = try KafkaConfigurationC.makeHandle(type: RD_KAFKA_PRODUCER, conf: conf)
+        self.handle = handle
+        self.logger = logger
+        self.callbacks = callbacks
+        self.logDrain = Mutex(KafkaLogDrain(handle: handle, logger: logger))
+        self.queueFullRetries = max(0, queueFullRetries)
+        self.queueFullPollMilliseconds = max(0, queueFullPollMilliseconds)
+    }
+
+    /// Does not flush: call ``flush(timeoutMilliseconds:)`` first or undelivered messages are lost.
+    deinit {
+        for topic in topics.withLock({ Array($0.values) }) {
+            rd_kafka_topic_destroy(topic)
+        }
+        logDrain.withLock { drain in
+            drain?.drain()
+            drain = nil  // queue must go before rd_kafka_destroy
+        }
+        rd_kafka_destroy(handle)
+    }
+
+    // MARK: - Producing
+
+    /// Enqueues one message; librdkafka copies key, value and headers before returning.
+    ///
+    /// - Parameters:
+    ///   - value: `nil` produces a null value (a tombstone for compacted topics).
+    ///   - token: returned with this message's delivery report.
+    /// - Throws: `_QUEUE_FULL` after the configured retries, or any immediate produce error
+    ///   (unknown topic, message too large, fatal state).
+    public func send(
+        topic: String,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        headers: [KafkaHeader] = [],
+        token: UInt64
+    ) throws(KafkaError) {
+        let topicHandle = try self.topicHandle(topic)
+        var attempt = 0
+        while true {
+            guard let error = produce(topicHandle, key, value, headers, token) else { return }
+            let kafkaError = KafkaError(consuming: error)
+            guard kafkaError.code == KafkaError.Code.queueFull, attempt < queueFullRetries else {
+                throw kafkaError.with(topic: topic)
+            }
+            attempt += 1
+            rd_kafka_poll(handle, queueFullPollMilliseconds)
+        }
+    }
+
+    /// One `rd_kafka_produceva` call; argument array on the stack, headers in one buffer.
+    private func produce(
+        _ topic: OpaquePointer,
+        _ key: UnsafeRawBufferPointer?,
+        _ value: UnsafeRawBufferPointer?,
+        _ headers: [KafkaHeader],
+        _ token: UInt64
+    ) -> OpaquePointer? {
+        let count = 4 + (key == nil ? 0 : 1) + headers.count
+        // Header names (NUL-terminated) and values packed together so their addresses are stable
+        // for the duration of the call. Empty when there are no headers: no allocation.
+        var headerBytes: [UInt8] = []
+        var headerSpans: [(name: Int, value: Int, count: Int)] = []
+        if !headers.isEmpty {
+            headerSpans.reserveCapacity(headers.count)
+            for header in headers {
+                let nameStart = headerBytes.count
+                headerBytes.append(contentsOf: header.name.utf8)
+                headerBytes.append(0)
+                headerSpans.append((nameStart, headerBytes.count, header.value.count))
+                headerBytes.append(contentsOf: header.value)
+            }
+        }
+        return headerBytes.withUnsafeBytes { headerBuffer in
+            withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: count) { arguments in
+                var index = 0
+                func add(_ configure: (inout rd_kafka_vu_t) -> Void) {
+                    var argument = rd_kafka_vu_t()
+                    configure(&argument)
+                    arguments.initializeElement(at: index, to: argument)
+                    index += 1
+                }
+                add { $0.vtype = RD_KAFKA_VTYPE_RKT; $0.u.rkt = topic }
+                add { $0.vtype = RD_KAFKA_VTYPE_MSGFLAGS; $0.u.i = RD_KAFKA_MSG_F_COPY }
+                add {
+                    $0.vtype = RD_KAFKA_VTYPE_VALUE
+                    // A zero-length non-nil value must stay "empty", not become a tombstone.
+                    $0.u.mem.ptr = value.map { UnsafeMutableRawPointer(mutating: $0.baseAddress ?? Self.emptyValue) }
+                    $0.u.mem.size = value?.count ?? 0
+                }
+                add { $0.vtype = RD_KAFKA_VTYPE_OPAQUE; $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(token)) }
+                if let key {
+                    add {
+                        $0.vtype = RD_KAFKA_VTYPE_KEY
+                        $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? Self.emptyValue)
+                        $0.u.mem.size = key.count
+                    }
+                }
+                for span in headerSpans {
+                    add {
+                        $0.vtype = RD_KAFKA_VTYPE_HEADER
+                        let base = headerBuffer.baseAddress
+                        $0.u.header.name = base.map { ($0 + span.name).assumingMemoryBound(to: CChar.self) }
+                        $0.u.header.val = span.count == 0 ? nil : base.map { $0 + span.value }
+                        $0.u.header.size = span.count
+                    }
+                }
+                defer { arguments.baseAddress?.deinitialize(count: index) }
+                return rd_kafka_produceva(handle, arguments.baseAddress, index)
+            }
+        }
+    }
+
+    /// A real, never-freed address for zero-length keys/values: Swift may give an empty buffer
+    /// a nil base address, which librdkafka would read as "null" instead of "empty".
+    /// Immutable after creation and never written through, hence `nonisolated(unsafe)`.
+    nonisolated(unsafe) private static let emptyValue = UnsafeRawPointer(
+        UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+    )
+
+    /// Topic handles are created once per name and kept: `rd_kafka_topic_new` takes a lock and
+    /// allocates, which the per-message path must not do.
+    private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
+        let result: OpaquePointer? = topics.withLock { cache in
+            if let cached = cache[name] { return cached }
+            guard let created = rd_kafka_topic_new(handle, name, nil) else { return nil }
+            cache[name] = created
+            return created
+        }
+        guard let result else {
+            throw KafkaError(rd_kafka_last_error(), topic: name)
+        }
+        return result
+    }
+
+    // MARK: - Delivery
+
+    /// Serves callbacks (delivery reports, statistics, errors) for up to `timeoutMilliseconds`.
+    /// Blocks: keep it off the cooperative pool unless the timeout is 0.
+    @discardableResult
+    public func poll(timeoutMilliseconds: Int32) -> Int {
+        let served = rd_kafka_poll(handle, timeoutMilliseconds)
+        logDrain.withLock { $0?.drain() }
+        return Int(served)
+    }
+
+    /// Hands out and clears the buffered delivery reports; `nil` error means delivered (acked).
+    public func drainDeliveryReports(_ body: (UInt64, KafkaError?) -> Void) {
+        let batch = callbacks.reports.withLock { reports -> [ProducerCallbacks.Report] in
+            let batch = reports
+            reports = []
+            return batch
+        }
+        for report in batch {
+            body(report.token, report.error)
+        }
+    }
+
+    /// Waits until every queued message has a delivery report (still to be drained).
+    /// - Throws: `_TIMED_OUT` if messages are still outstanding at the deadline.
+    public func flush(timeoutMilliseconds: Int32) throws(KafkaError) {
+        let err = rd_kafka_flush(handle, timeoutMilliseconds)
+        logDrain.withLock { $0?.drain() }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            var error = KafkaError(err)
+            error.message += " (\(outstanding) messages outstanding)"
+            throw error
+        }
+    }
+
+    /// Messages and requests not yet acknowledged (`rd_kafka_outq_len`).
+    public var outstanding: Int {
+        Int(rd_kafka_outq_len(handle))
+    }
+
+    /// The error that made this producer unusable (e.g. fenced idempotent producer), if any.
+    public func fatalState() -> KafkaError? {
+        KafkaError.fatalState(of: handle)
+    }
+}
