@@ -1,1 +1,0 @@
-/// FunnelDaemon: services, configuration, drivers (replay, run, demo), HTTP and metrics.
