@@ -452,7 +452,7 @@ extension OperationsTests {
         @Test func localFactoryFeedsRegistryWithoutGlobalBootstrap() {
             let setup = MetricsSetup()
             let counter = Counter(label: "ops_local_total", dimensions: [("kind", "a")], factory: setup.factory)
-            counter.increment(by: 2)
+            counter.increment(by: Int64(2))
             let rendered = setup.registry.emitToString()
             #expect(rendered.contains(#"ops_local_total{kind="a"} 2"#))
         }

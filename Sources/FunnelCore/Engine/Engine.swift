@@ -28,6 +28,14 @@ public protocol EngineSink {
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition)
     mutating func snapshot(_ snapshot: FunnelSnapshot)
+    /// A live conversion score for `event` (every accepted non-purchase event while the model is on).
+    mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition)
+}
+
+extension EngineSink {
+    /// Sinks that do not publish scores need not implement this.
+    public mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer,
+                               position: SourcePosition) {}
 }
 
 /// Counters a run reports (summary.json, /metrics).
@@ -56,6 +64,8 @@ public struct Engine: Sendable {
     let bucketSeconds: [UInt32]
     /// Largest event time accepted so far (µs); `.min` before the first event.
     public private(set) var maxEventTime: Int64 = .min
+    /// The online conversion model (nil when `model.enabled` is false).
+    public internal(set) var model: ConversionModel?
 
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
@@ -67,6 +77,10 @@ public struct Engine: Sendable {
         ttlMicros = Int64(config.userTTLSeconds) * 1_000_000
         sessionGapMicros = Int64(config.sessionGapSeconds) * 1_000_000
         bucketSeconds = config.windowSeconds.map { UInt32(max(1, $0 / UserRecord.buckets)) }
+        if config.model.enabled {
+            model = ConversionModel(config: config.model, windowSeconds: config.windowSeconds,
+                                    funnel: config.funnels.first ?? .default)
+        }
     }
 
     /// Watermark: no event older than this is accepted any more.
@@ -126,7 +140,21 @@ public struct Engine: Sendable {
         stats.accepted += 1
         if event.timestamp > maxEventTime { maxEventTime = event.timestamp }
 
+        // Model protocol (docs/model.md): (1) the watermark resolves negatives, (2) a purchase
+        // resolves its user's positives, (3) the event joins the user's state, (4) other events
+        // are scored from that state and frozen until their label resolves.
+        if model != nil {
+            let wm = watermark
+            model?.advance(watermark: wm)
+            if event.type == .purchase { model?.purchase(user: event.userKey, at: event.timestamp) }
+        }
         let context = updateUser(event)
+        if event.type != .purchase, model != nil {
+            let user = users[context.userSlot]
+            if let score = model?.score(event, context: context, user: user) {
+                sink.score(score, event: event, record: record, position: position)
+            }
+        }
         sink.accepted(event, context: context, engine: self, record: record, position: position)
 
         let dims = funnels.dimensionSlots(for: event, record: record)
@@ -140,10 +168,22 @@ public struct Engine: Sendable {
     /// End of a bounded input: releases buffered events and emits the open window as partial.
     public mutating func finish<S: EngineSink>(sink: inout S) {
         guard maxEventTime != .min else { return }
+        model?.finish()
         funnels.finish(maxEventTime: maxEventTime) { sink.snapshot($0) }
     }
 
     public var dedupeEarlyRotations: Int { dedupe.earlyRotations }
+
+    // MARK: - Model state
+
+    /// The model's learned state (docs/model-format.md); nil when the model is off.
+    public func saveModel() -> [UInt8]? { model?.save() }
+
+    /// Loads a saved model; refuses one built for another feature configuration.
+    public mutating func loadModel(_ bytes: [UInt8]) throws(ModelError) {
+        guard model != nil else { throw ModelError("the model is disabled in the configuration (engine.model.enabled)") }
+        try model?.load(bytes)
+    }
 }
 
 extension UserRecord {

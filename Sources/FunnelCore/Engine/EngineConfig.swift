@@ -18,6 +18,8 @@ public struct EngineConfig: Codable, Sendable, Equatable {
     /// Tumbling funnel window, seconds; rolling windows are sums of tumbling ones.
     public var funnelWindowSeconds: Int = 60
     public var rollingWindowSeconds: [Int] = [900, 3600]
+    /// The online conversion model.
+    public var model = ModelConfig()
 
     public init() {}
 
@@ -32,6 +34,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         case funnels
         case funnelWindowSeconds = "funnel_window_seconds"
         case rollingWindowSeconds = "rolling_window_seconds"
+        case model
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +50,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         funnels = try c.decodeIfPresent([FunnelSpec].self, forKey: .funnels) ?? d.funnels
         funnelWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .funnelWindowSeconds) ?? d.funnelWindowSeconds
         rollingWindowSeconds = try c.decodeIfPresent([Int].self, forKey: .rollingWindowSeconds) ?? d.rollingWindowSeconds
+        model = try c.decodeIfPresent(ModelConfig.self, forKey: .model) ?? d.model
     }
 
     /// Checks cross-field rules; the error names the key (prefixed by `path`).
@@ -83,6 +87,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         for r in rollingWindowSeconds where r % funnelWindowSeconds != 0 || r / funnelWindowSeconds > 1440 || r <= 0 {
             throw fail("rolling_window_seconds", "each must be a positive multiple of funnel_window_seconds, ≤ 1440 windows")
         }
+        try model.validate(path: "\(path).model")
     }
 }
 

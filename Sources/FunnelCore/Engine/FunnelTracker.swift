@@ -41,7 +41,7 @@ public struct FunnelTracker: Sendable {
     public private(set) var funnels: [FunnelCounters]
     /// Interned values of device, channel and category (shared by all funnels).
     public private(set) var dimensions: [DimensionValues]
-    private var attempts: [UInt64: Attempt] = [:]
+    private var attempts = U64Map<Attempt>()
     private var pending = MinHeap<Pending>()
     private var expiries = MinHeap<Expiry>()
     private var arrival: UInt64 = 0
@@ -83,6 +83,12 @@ public struct FunnelTracker: Sendable {
 
     /// Applies everything strictly before the watermark, in event-time order; closes windows on it.
     public mutating func advance(to watermark: Int64, emit: (FunnelSnapshot) -> Void) {
+        // Fast path: nothing is due yet (the common case for in-order input with lateness).
+        if (windowEnd ?? .max) > watermark, (pending.min?.time ?? .max) >= watermark,
+            (expiries.min?.time ?? .max) >= watermark
+        {
+            return
+        }
         while true {
             let boundary = windowEnd.flatMap { $0 <= watermark ? $0 : nil }
             let nextEvent = pending.min.flatMap { $0.time < watermark ? $0.time : nil }
@@ -114,7 +120,8 @@ public struct FunnelTracker: Sendable {
 
     @inline(__always)
     private static func attemptKey(user: UInt64, funnel: Int) -> UInt64 {
-        funnel == 0 ? user : StableHash.combine(user, UInt64(funnel))
+        let k = funnel == 0 ? user : StableHash.combine(user, UInt64(funnel))
+        return k == 0 ? 1 : k
     }
 
     private mutating func apply(_ event: Pending) {

@@ -72,22 +72,33 @@ public struct JSONBuffer: Sendable {
 
     private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "\""))
-        for b in raw {
-            switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default:
-                bytes.append(b)
+        // Fast path: most values (ids, names) need no escaping and are copied in one go.
+        var clean = true
+        for b in raw where b < 0x20 || b == 0x22 || b == 0x5C {
+            clean = false
+            break
+        }
+        if clean {
+            bytes.append(contentsOf: raw)
+        } else {
+            for b in raw {
+                switch b {
+                case 0x22: bytes.append(0x5C); bytes.append(0x22)
+                case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
+                case 0..<0x20:
+                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 15)]])
+                default:
+                    bytes.append(b)
+                }
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     public mutating func int<T: BinaryInteger>(_ value: T) {
         comma()
@@ -114,20 +125,47 @@ public struct JSONBuffer: Sendable {
         }
     }
 
-    /// A finite double, rounded to `decimals` places; non-finite values become null.
+    /// A finite double, rounded to `decimals` places (trailing zeros dropped); non-finite values
+    /// become null. Formatted by hand: no `String` per number, the same bytes on every platform.
     public mutating func double(_ value: Double, decimals: Int = 6) {
         guard value.isFinite else {
             null()
             return
         }
-        let scale = ValueParsing.pow10[min(max(decimals, 0), 15)]
-        let rounded = (value * scale).rounded() / scale
-        comma()
-        if rounded == rounded.rounded(.towardZero) && abs(rounded) < 1e15 {
-            appendInt(Int64(rounded))
-        } else {
-            bytes.append(contentsOf: rounded.description.utf8)
+        let places = min(max(decimals, 0), 15)
+        let scale = ValueParsing.pow10[places]
+        let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9.0e15 else {
+            comma()
+            bytes.append(contentsOf: value.description.utf8)
+            return
         }
+        comma()
+        var units = Int64(scaled)
+        if units == 0 {
+            bytes.append(0x30)
+            return
+        }
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let divisor = Int64(scale)
+        let whole = units / divisor
+        appendInt(whole)
+        units -= whole * divisor
+        guard units > 0 else { return }
+        var digits = places
+        while units % 10 == 0 {
+            units /= 10
+            digits -= 1
+        }
+        bytes.append(UInt8(ascii: "."))
+        var fraction = InlineArray<16, UInt8>(repeating: 0x30)
+        var n = digits
+        while n > 0 {
+            n -= 1
+            fraction[n] = UInt8(units % 10) + 0x30
+            units /= 10
+        }
+        for k in 0..<digits { bytes.append(fraction[k]) }
     }
 
     public mutating func optionalDouble(_ value: Double?, decimals: Int = 6) {

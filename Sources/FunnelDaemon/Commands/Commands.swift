@@ -8,11 +8,12 @@ public enum Commands {
         public init(_ description: String) { self.description = description }
     }
 
-    public static func replay(inputs: [String], mapping: String?, config: String?, out: String, quiet: Bool) throws {
+    public static func replay(inputs: [String], mapping: String?, config: String?, out: String, quiet: Bool,
+                              modelIn: String? = nil, modelOut: String? = nil) throws {
         let cfg = try ConfigLoader.loadConfig(path: config ?? "", environment: [:])
         let compiled = try resolveMapping(path: mapping, config: cfg)
         let driver = ReplayDriver(options: .init(inputs: inputs, outputDirectory: out, mapping: compiled,
-                                                 config: cfg, progress: !quiet))
+                                                 config: cfg, progress: !quiet, modelIn: modelIn, modelOut: modelOut))
         let result = try driver.run()
         let s = result.stats
         writeStderr(

@@ -52,6 +52,14 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         public var pollBatch = 2000
         /// Output records not yet acknowledged by the broker before input fetching pauses.
         public var maxInFlightOutputs = 200_000
+        /// Re-sends of an output record whose delivery failed before the daemon stops (no commit past it).
+        public var deliveryRetries = 5
+        /// First retry delay; doubles per attempt.
+        public var deliveryRetryBackoffMs = 500
+        /// librdkafka statistics period feeding the `funnelpulse_kafka_*` gauges; 0 turns them off.
+        public var statisticsIntervalMs = 10_000
+        /// `/readyz` fails while the summed consumer lag exceeds this many messages.
+        public var readyMaxLag = 10_000
         /// Passed to librdkafka as-is (TLS, SASL, tuning). Secrets here are redacted in logs.
         public var librdkafka: [String: String] = [:]
 
@@ -64,6 +72,10 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
             case replicationFactor = "replication_factor"
             case pollBatch = "poll_batch"
             case maxInFlightOutputs = "max_in_flight_outputs"
+            case deliveryRetries = "delivery_retries"
+            case deliveryRetryBackoffMs = "delivery_retry_backoff_ms"
+            case statisticsIntervalMs = "statistics_interval_ms"
+            case readyMaxLag = "ready_max_lag"
             case librdkafka
         }
         public init(from decoder: any Decoder) throws {
@@ -76,6 +88,11 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
             replicationFactor = try c.decodeIfPresent(Int.self, forKey: .replicationFactor) ?? d.replicationFactor
             pollBatch = try c.decodeIfPresent(Int.self, forKey: .pollBatch) ?? d.pollBatch
             maxInFlightOutputs = try c.decodeIfPresent(Int.self, forKey: .maxInFlightOutputs) ?? d.maxInFlightOutputs
+            deliveryRetries = try c.decodeIfPresent(Int.self, forKey: .deliveryRetries) ?? d.deliveryRetries
+            deliveryRetryBackoffMs = try c.decodeIfPresent(Int.self, forKey: .deliveryRetryBackoffMs)
+                ?? d.deliveryRetryBackoffMs
+            statisticsIntervalMs = try c.decodeIfPresent(Int.self, forKey: .statisticsIntervalMs) ?? d.statisticsIntervalMs
+            readyMaxLag = try c.decodeIfPresent(Int.self, forKey: .readyMaxLag) ?? d.readyMaxLag
             librdkafka = try c.decodeIfPresent([String: String].self, forKey: .librdkafka) ?? [:]
         }
     }
@@ -170,6 +187,18 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         }
         guard kafka.maxInFlightOutputs >= 1 else {
             throw ConfigError(key: "kafka.max_in_flight_outputs", message: "must be positive")
+        }
+        guard (0...100).contains(kafka.deliveryRetries) else {
+            throw ConfigError(key: "kafka.delivery_retries", message: "must be 0 to 100")
+        }
+        guard (1...600_000).contains(kafka.deliveryRetryBackoffMs) else {
+            throw ConfigError(key: "kafka.delivery_retry_backoff_ms", message: "must be 1 to 600000")
+        }
+        guard kafka.statisticsIntervalMs == 0 || (100...3_600_000).contains(kafka.statisticsIntervalMs) else {
+            throw ConfigError(key: "kafka.statistics_interval_ms", message: "must be 0 (off) or 100 to 3600000")
+        }
+        guard kafka.readyMaxLag >= 0 else {
+            throw ConfigError(key: "kafka.ready_max_lag", message: "must not be negative")
         }
         for key in kafka.librdkafka.keys where Self.managedKafkaKeys.contains(key) {
             throw ConfigError(key: "kafka.librdkafka.\(key)",

@@ -2,7 +2,8 @@ import FunnelCore
 import Foundation
 
 /// `funnelpulse replay`: runs the engine over files in event-time order and writes
-/// `DIR/funnel.jsonl`, `DIR/deadletter.jsonl` and `DIR/summary.json`.
+/// `DIR/funnel.jsonl`, `DIR/deadletter.jsonl`, `DIR/scores.jsonl` (with the model on) and
+/// `DIR/summary.json`. `modelIn` starts the model from a saved state; `modelOut` saves it at the end.
 ///
 /// Several files are merged by event time (each file's records in file order, the file whose
 /// next record is earliest goes first; ties by file order), so the same inputs always give the
@@ -14,9 +15,13 @@ public struct ReplayDriver {
         public var mapping: CompiledMapping
         public var config: FunnelPulseConfig
         public var progress: Bool
+        public var modelIn: String?
+        public var modelOut: String?
 
         public init(inputs: [String], outputDirectory: String, mapping: CompiledMapping,
-                    config: FunnelPulseConfig, progress: Bool) {
+                    config: FunnelPulseConfig, progress: Bool, modelIn: String? = nil, modelOut: String? = nil) {
+            self.modelIn = modelIn
+            self.modelOut = modelOut
             self.inputs = inputs
             self.outputDirectory = outputDirectory
             self.mapping = mapping
@@ -48,12 +53,24 @@ public struct ReplayDriver {
         } catch {
             throw ReplayError.badArguments("configuration: \(error)")
         }
+        if let path = options.modelIn {
+            do {
+                try engine.loadModel(try ModelFile.read(path))
+            } catch let error as ModelError {
+                throw ReplayError.badArguments("--model-in \(path): \(error.message)")
+            }
+        }
         let readers = try options.inputs.map { try LineReader(path: $0) }
         var decoders = readers.map { _ in RecordDecoder(mapping: options.mapping) }
         var sink = ReplaySink(
             funnel: try FileOutput(path: dir + "/funnel.jsonl"),
             deadLetters: try FileOutput(path: dir + "/deadletter.jsonl"),
             sourceNames: options.inputs.map { ($0 as NSString).lastPathComponent })
+        if let model = engine.model {
+            sink.scores = try FileOutput(path: dir + "/scores.jsonl")
+            sink.featureNames = model.features.names
+            sink.stepNames = model.quality.stepNames
+        }
         var progress = options.progress ? ProgressBar(totalBytes: readers.reduce(0) { $0 + $1.fileSize }) : nil
 
         let clock = ContinuousClock()
@@ -69,15 +86,19 @@ public struct ReplayDriver {
         if let error = sink.writeError { throw error }
         try sink.funnel.sync()
         try sink.deadLetters.sync()
+        try sink.scores?.sync()
+        if let path = options.modelOut, let bytes = engine.saveModel() {
+            try ModelFile.write(bytes, to: path)
+        }
 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let result = Result(
             stats: engine.stats, users: engine.users.count, bytesPerUser: engine.users.bytesPerUser,
             elapsedSeconds: seconds, eventsPerSecond: seconds > 0 ? Double(engine.stats.read) / seconds : 0,
             snapshots: sink.snapshots)
-        let summary = SummaryWriter.encode(engine: engine, inputs: options.inputs, result: result,
-                                           outputs: ["funnel.jsonl": sink.funnel.records,
-                                                     "deadletter.jsonl": sink.deadLetters.records])
+        var outputs = ["funnel.jsonl": sink.funnel.records, "deadletter.jsonl": sink.deadLetters.records]
+        if let scores = sink.scores { outputs["scores.jsonl"] = scores.records }
+        let summary = SummaryWriter.encode(engine: engine, inputs: options.inputs, result: result, outputs: outputs)
         let summaryFile = try FileOutput(path: dir + "/summary.json")
         try summaryFile.writeLine(summary)
         try summaryFile.sync()

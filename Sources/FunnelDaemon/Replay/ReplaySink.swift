@@ -5,6 +5,10 @@ struct ReplaySink: EngineSink {
     let funnel: FileOutput
     let deadLetters: FileOutput
     let sourceNames: [String]
+    /// `scores.jsonl` and the name tables its records use (nil: the model is off).
+    var scores: FileOutput? = nil
+    var featureNames: [String] = []
+    var stepNames: [String] = []
     var buffer = JSONBuffer(capacity: 4096)
     var writeError: (any Error)?
     var snapshots = 0
@@ -19,6 +23,14 @@ struct ReplaySink: EngineSink {
 
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition) {}
+
+    mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
+        guard let scores else { return }
+        buffer.reset()
+        ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
+                           into: &buffer)
+        write(scores)
+    }
 
     mutating func snapshot(_ snapshot: FunnelSnapshot) {
         buffer.reset()

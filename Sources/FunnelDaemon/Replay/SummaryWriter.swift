@@ -57,6 +57,7 @@ enum SummaryWriter {
             out.endObject()
         }
         out.endArray()
+        if let model = engine.model { encodeModel(model, into: &out) }
         out.key("outputs")
         out.beginObject()
         for (name, count) in outputs.sorted(by: { $0.key < $1.key }) {
@@ -71,5 +72,58 @@ enum SummaryWriter {
         out.endObject()
         out.endObject()
         return out.bytes
+    }
+
+    /// The conversion model: bookkeeping counters and progressive quality from resolved labels.
+    static func encodeModel(_ model: ConversionModel, into out: inout JSONBuffer) {
+        let stats = model.stats
+        out.key("model")
+        out.beginObject()
+        out.key("version"); out.int(model.version)
+        out.key("optimizer"); out.string(model.config.optimizer.rawValue)
+        out.key("hash_bits"); out.int(model.config.hashBits)
+        out.key("delay"); out.string(model.config.delay.rawValue)
+        out.key("horizon_seconds"); out.int(model.config.horizonSeconds)
+        out.key("predictions"); out.int(stats.predictions)
+        out.key("resolved_positive"); out.int(stats.resolvedPositive)
+        out.key("resolved_negative"); out.int(stats.resolvedNegative)
+        out.key("learned"); out.int(stats.learned)
+        out.key("pending"); out.int(model.pending.count)
+        out.key("pending_overflow_dropped"); out.int(stats.overflowDropped)
+        let q = model.quality
+        out.key("quality")
+        out.beginObject()
+        out.key("threshold"); out.double(q.threshold)
+        out.key("all"); encodeQuality(q.all, into: &out)
+        out.key("recent")
+        out.beginObject()
+        out.key("window"); out.int(q.window)
+        out.key("metrics"); encodeQuality(q.recent, into: &out)
+        out.endObject()
+        out.key("by_step")
+        out.beginArray()
+        for (i, acc) in q.byStep.enumerated() where acc.count > 0 {
+            out.beginObject()
+            out.key("step"); out.string(q.stepNames[i])
+            out.key("metrics"); encodeQuality(acc, into: &out)
+            out.endObject()
+        }
+        out.endArray()
+        out.endObject()
+        out.endObject()
+    }
+
+    static func encodeQuality(_ q: QualityAccumulator, into out: inout JSONBuffer) {
+        out.beginObject()
+        out.key("resolved"); out.int(q.count)
+        out.key("positives"); out.int(q.positives)
+        out.key("auc"); out.optionalDouble(q.auc)
+        out.key("log_loss"); out.optionalDouble(q.logLoss)
+        out.key("mean_score"); out.optionalDouble(q.meanScore)
+        out.key("positive_rate"); out.optionalDouble(q.positiveRate)
+        out.key("precision"); out.optionalDouble(q.precision)
+        out.key("recall"); out.optionalDouble(q.recall)
+        out.key("f1"); out.optionalDouble(q.f1)
+        out.endObject()
     }
 }

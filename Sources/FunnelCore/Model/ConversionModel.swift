@@ -1,0 +1,163 @@
+/// The online conversion model inside the engine: features, prediction, delayed labels, learning
+/// and live quality, following the progressive-validation protocol (docs/model.md).
+///
+/// The engine calls, per accepted event: ``advance(watermark:)`` (negatives whose horizon has
+/// closed), ``purchase(user:at:)`` for purchases (positives), then — after the event has been
+/// added to the user's state — ``score(_:context:user:)`` for every other event. Learning reads
+/// only vectors frozen at prediction time, and only once their label has been resolved.
+public struct ConversionModel: Sendable {
+    public let config: ModelConfig
+    public let features: FeatureExtractor
+    public internal(set) var learner: OnlineLogistic
+    public private(set) var pending: PendingStore
+    public private(set) var quality: ProgressiveQuality
+    public private(set) var stats = ModelStats()
+    let horizonMicros: Int64
+    /// Funnel step index for the live stage: [visit, view, cart, checkout, purchase].
+    let stageSteps: InlineArray<5, UInt8>
+    private var learnScratch = FeatureVector()
+    private var seqScratch: [Int64] = []
+
+    public init(config: ModelConfig, windowSeconds: [Int], funnel: FunnelSpec) {
+        self.config = config
+        features = FeatureExtractor(hashBits: config.hashBits, windowSeconds: windowSeconds,
+                                    horizonSeconds: config.horizonSeconds)
+        learner = OnlineLogistic(config: config)
+        pending = PendingStore(capacity: config.pendingCapacity)
+        quality = ProgressiveQuality(threshold: config.threshold, window: config.qualityWindow,
+                                     stepNames: funnel.steps.map(\.name))
+        horizonMicros = Int64(config.horizonSeconds) * 1_000_000
+        func step(_ type: EventType, fallback: Int) -> UInt8 {
+            UInt8(funnel.steps.firstIndex { $0.typeSet.contains(type) && !$0.types.contains("any") } ?? fallback)
+        }
+        let view = step(.view, fallback: 0)
+        let cart = step(.cart, fallback: Int(view))
+        let checkout = step(.checkout, fallback: Int(cart))
+        stageSteps = [0, view, cart, checkout, step(.purchase, fallback: Int(checkout))]
+        seqScratch.reserveCapacity(64)
+    }
+
+    /// Model version reported with each score: the number of examples learned so far.
+    public var version: UInt64 { learner.updates }
+
+    // MARK: - Protocol steps
+
+    /// Step 1: every pending prediction with t + H < watermark is resolved (negative unless a
+    /// purchase already marked it) and learned now.
+    public mutating func advance(watermark: Int64) {
+        while let e = pending.oldest, e.time + horizonMicros < watermark {
+            retireOldest(e)
+        }
+    }
+
+    /// Step 2: a purchase at `ts` resolves the user's pending predictions with t < ts ≤ t + H.
+    public mutating func purchase(user: UInt64, at ts: Int64) {
+        pending.collect(of: user, into: &seqScratch)
+        for seq in seqScratch {
+            let e = pending.entry(seq)
+            guard !e.isPositive, e.time < ts, ts <= e.time + horizonMicros else { continue }
+            pending.setFlags(seq, PendingStore.positive)
+            quality.record(score: e.score, label: true, step: e.step)
+            stats.resolvedPositive += 1
+            if config.delay != .horizon {
+                pending.frozen(seq, into: &learnScratch)
+                learner.learn(learnScratch, label: true)
+                pending.setFlags(seq, PendingStore.learned)
+                stats.learned += 1
+            }
+        }
+    }
+
+    /// Step 4: features from the updated user state, prediction, freezing into the pending store.
+    public mutating func score(_ event: Event, context: EventContext, user: borrowing UserRecord) -> ModelScore {
+        // A local vector: borrowing a stored one while `self` is mutated would copy it at every use.
+        var v = FeatureVector()
+        features.extract(event, context: context, user: user, into: &v)
+        var prediction = learner.explain(v)
+        let raw = prediction.probability
+        if config.delay == .fakeNegative {
+            let b = min(prediction.probability, 0.5)
+            prediction.probability = b / (1 - b)
+        }
+        let step = stage(user)
+        if pending.count >= pending.capacity {
+            // Overflow rule: the oldest prediction is dropped unlearned and never enters the metrics
+            // (labelling it negative early could teach a wrong label).
+            pending.popOldest()
+            stats.overflowDropped += 1
+        }
+        let seq = pending.next
+        pending.push(user: event.userKey, time: event.timestamp, score: prediction.probability, step: step,
+                     features: v)
+        if config.delay == .fakeNegative {
+            // Label-free: every prediction gets this update whatever its outcome.
+            learner.learn(v, label: false, probability: raw)
+            pending.setFlags(seq, PendingStore.learned)
+            stats.learned += 1
+        }
+        stats.predictions += 1
+        return ModelScore(seq: seq, prediction: prediction, version: learner.updates, step: step)
+    }
+
+    /// End of a bounded input: the still-pending predictions take their label from the data seen
+    /// (no purchase arrived within their horizon, so negative unless already marked) and are learned.
+    public mutating func finish() {
+        while let e = pending.oldest { retireOldest(e) }
+    }
+
+    private mutating func retireOldest(_ e: PendingStore.Entry) {
+        if !e.isPositive {
+            quality.record(score: e.score, label: false, step: e.step)
+            stats.resolvedNegative += 1
+        }
+        if !e.isLearned {
+            pending.frozen(e.seq, into: &learnScratch)
+            learner.learn(learnScratch, label: e.isPositive)
+            stats.learned += 1
+        }
+        pending.popOldest()
+    }
+
+    /// The user's live funnel stage: the furthest group seen in the window nearest the horizon.
+    @inline(__always)
+    func stage(_ user: borrowing UserRecord) -> Int {
+        let w = features.horizonWindow
+        if user.count(window: w, group: 4) > 0 { return Int(stageSteps[4]) }
+        if user.count(window: w, group: 3) > 0 { return Int(stageSteps[3]) }
+        if user.count(window: w, group: 1) > 0 { return Int(stageSteps[2]) }
+        if user.count(window: w, group: 0) > 0 { return Int(stageSteps[1]) }
+        return Int(stageSteps[0])
+    }
+
+    // MARK: - Persistence
+
+    /// The learned state in the versioned binary format of docs/model-format.md.
+    public func save() -> [UInt8] { ModelCodec.encode(learner, fingerprint: features.fingerprint) }
+
+    /// Replaces the learned state with a saved one; refuses a model of another feature layout.
+    public mutating func load(_ bytes: [UInt8]) throws(ModelError) {
+        learner = try ModelCodec.decode(bytes, fingerprint: features.fingerprint, config: config)
+    }
+}
+
+/// Counters of the model's label bookkeeping.
+public struct ModelStats: Sendable, Equatable {
+    public var predictions = 0
+    public var resolvedPositive = 0
+    public var resolvedNegative = 0
+    public var learned = 0
+    /// Predictions dropped unlearned because the pending store was full.
+    public var overflowDropped = 0
+    public init() {}
+}
+
+/// One live score: what the sink writes to scores.jsonl.
+public struct ModelScore: Sendable {
+    /// Prediction number (0-based, stream order).
+    public var seq: Int64
+    public var prediction: Prediction
+    public var version: UInt64
+    /// Index into the first funnel's steps.
+    public var step: Int
+    public var probability: Double { prediction.probability }
+}

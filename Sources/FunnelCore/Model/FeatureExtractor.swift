@@ -1,0 +1,165 @@
+/// Turns an event and its user's state into a hashed sparse ``FeatureVector``.
+///
+/// Every feature is a (template, bin[, key]) triple hashed into 2^bits slots. The template/bin pair
+/// is a small integer, the *name id*, so a score can name its strongest features from a table built
+/// once here instead of formatting strings per event. The feature layout is fingerprinted
+/// (``fingerprint``) so that a saved model is only loaded by an engine that computes the same features.
+public struct FeatureExtractor: Sendable {
+    /// Bump when templates, bins or hashing change: old models must then be refused.
+    public static let layoutVersion: UInt64 = 1
+
+    enum Template: Int, CaseIterable {
+        case bias, type, item, category, device, channel, hour, weekday
+        case count, total, gap, gapLog, ageLog, depth, sessions, cartItems, cartValueLog
+        case itemViewed, itemCarted, distinctItems, distinctCategories, purchases
+        case typeCart, typeItemCarted, typeDevice, typeGap, typeCategory, typeDepth
+    }
+
+    static let typeCount = EventType.allCases.count
+    static let gapLabels = ["new", "<10s", "<1m", "<5m", "<30m", "<1h", "<1d", ">=1d"]
+    static let depthLabels = ["1", "2", "3-4", "5-8", "9-16", "17+"]
+    static let totalLabels = ["0", "1", "2", "3-4", "5-8", "9+"]
+    static let smallLabels = ["0", "1", "2", "3+"]
+    static let distinctLabels = ["0-1", "2", "3-4", "5+"]
+
+    public let mask: UInt32
+    /// Display names by name id (`template:bin`).
+    public let names: [String]
+    /// First name id of each template.
+    let base: [UInt16]
+    let windowCount: Int
+    /// The per-user window closest to the horizon: drives cart state and the funnel stage.
+    public let horizonWindow: Int
+    let horizonSeconds: UInt32
+    public let fingerprint: UInt64
+
+    public init(hashBits: Int, windowSeconds: [Int], horizonSeconds: Int) {
+        mask = UInt32(truncatingIfNeeded: (1 << hashBits) - 1)
+        windowCount = min(windowSeconds.count, UserRecord.maxWindows)
+        var best = 0
+        for (i, w) in windowSeconds.prefix(windowCount).enumerated()
+        where abs(w - horizonSeconds) < abs(windowSeconds[best] - horizonSeconds) { best = i }
+        horizonWindow = best
+        self.horizonSeconds = UInt32(clamping: horizonSeconds)
+
+        let types = EventType.allCases.map(\.name)
+        let groups = EventType.windowGroupNames
+        var table: [String] = []
+        var bases: [UInt16] = []
+        func add(_ labels: [String]) {
+            bases.append(UInt16(table.count))
+            table.append(contentsOf: labels)
+        }
+        let used = windowCount
+        let windows = (0..<UserRecord.maxWindows).map { $0 < used ? "\(windowSeconds[$0])s" : "w\($0)" }
+        for t in Template.allCases {
+            switch t {
+            case .bias: add(["bias"])
+            case .type: add(types.map { "type:\($0)" })
+            case .item: add(["item"])
+            case .category: add(["category"])
+            case .device: add(["device"])
+            case .channel: add(["channel"])
+            case .hour: add((0..<24).map { "hour:\($0)" })
+            case .weekday: add((0..<7).map { "weekday:\($0)" })
+            case .count: add(windows.flatMap { w in groups.map { "log_count_\($0)_\(w)" } })
+            case .total: add(windows.flatMap { w in Self.totalLabels.map { "events_\(w):\($0)" } })
+            case .gap: add(Self.gapLabels.map { "gap:\($0)" })
+            case .gapLog: add(["log_gap"])
+            case .ageLog: add(["log_age"])
+            case .depth: add(Self.depthLabels.map { "session_depth:\($0)" })
+            case .sessions: add(Self.smallLabels.map { "sessions:\($0)" })
+            case .cartItems: add(Self.smallLabels.map { "cart_items:\($0)" })
+            case .cartValueLog: add(["log_cart_value"])
+            case .itemViewed: add(["item_viewed_before"])
+            case .itemCarted: add(["item_carted_before"])
+            case .distinctItems: add(Self.distinctLabels.map { "distinct_items:\($0)" })
+            case .distinctCategories: add(Self.distinctLabels.map { "distinct_categories:\($0)" })
+            case .purchases: add(["purchases:0", "purchases:1", "purchases:2+"])
+            case .typeCart: add(types.flatMap { ["type:\($0)*cart:no", "type:\($0)*cart:yes"] })
+            case .typeItemCarted: add(types.map { "type:\($0)*item_carted_before" })
+            case .typeDevice: add(types.map { "type:\($0)*device" })
+            case .typeGap: add(types.flatMap { t in Self.gapLabels.map { "type:\(t)*gap:\($0)" } })
+            case .typeCategory: add(types.map { "type:\($0)*category" })
+            case .typeDepth: add(types.flatMap { t in Self.depthLabels.map { "type:\(t)*session_depth:\($0)" } })
+            }
+        }
+        names = table
+        base = bases
+        var fp = StableHash.combine(Self.layoutVersion, UInt64(hashBits))
+        fp = StableHash.combine(fp, UInt64(horizonSeconds))
+        for w in windowSeconds.prefix(windowCount) { fp = StableHash.combine(fp, UInt64(w)) }
+        fingerprint = fp
+    }
+
+    // MARK: - Extraction
+
+    /// Builds the features of `event` from `user` (which already includes the event) and `context`
+    /// (computed before the event was added).
+    public func extract(_ event: Event, context: EventContext, user: UserRecord, into v: inout FeatureVector) {
+        v.removeAll()
+        let now = UInt32(clamping: max(0, event.timestamp / 1_000_000))
+        let t = Int(event.type.rawValue)
+        @inline(__always) func put(_ template: Template, _ bin: Int, key: UInt64 = 0, value: Float = 1) {
+            let name = base[template.rawValue] &+ UInt16(truncatingIfNeeded: bin)
+            let h = StableHash.combine(key, UInt64(name))
+            v.append(index: UInt32(truncatingIfNeeded: h) & mask, value: value, name: name)
+        }
+        put(.bias, 0)
+        put(.type, t)
+        if event.itemKey != 0 { put(.item, 0, key: event.itemKey) }
+        if event.categoryKey != 0 { put(.category, 0, key: event.categoryKey) }
+        if event.deviceKey != 0 { put(.device, 0, key: event.deviceKey) }
+        if event.channelKey != 0 { put(.channel, 0, key: event.channelKey) }
+        put(.hour, Int(now / 3600 % 24))
+        put(.weekday, Int((now / 86_400 + 4) % 7))
+
+        for w in 0..<windowCount {
+            var total = 0
+            for g in 0..<EventType.windowGroupCount {
+                let c = user.count(window: w, group: g)
+                total += c
+                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.log1p(Double(c))) }
+            }
+            put(.total, w * Self.totalLabels.count + Self.totalBin(total))
+        }
+
+        let gapSeconds = Double(context.sincePrevious) / 1_000_000
+        let gap = context.isNewUser ? 0 : Self.gapBin(gapSeconds)
+        put(.gap, gap)
+        if !context.isNewUser { put(.gapLog, 0, value: Self.log1p(gapSeconds) / 8) }
+        let age = Double(now &- min(now, user.firstSeen))
+        if age > 0 { put(.ageLog, 0, value: Self.log1p(age) / 8) }
+        let depth = Self.depthBin(Int(user.sessionDepth))
+        put(.depth, depth)
+        put(.sessions, Self.smallBin(Int(user.sessions) - 1))
+        put(.cartItems, Self.smallBin(Int(user.cartItems)))
+        if user.cartValue > 0 { put(.cartValueLog, 0, value: Self.log1p(Double(user.cartValue)) / 8) }
+        if context.itemViewedBefore { put(.itemViewed, 0) }
+        if context.itemCartedBefore { put(.itemCarted, 0) }
+        let distinct = user.distinctRecent(now: now, seconds: horizonSeconds)
+        put(.distinctItems, Self.distinctBin(distinct.items))
+        put(.distinctCategories, Self.distinctBin(distinct.categories))
+        put(.purchases, min(Int(user.purchases), 2))
+
+        let carted = user.cartItems > 0 || user.count(window: horizonWindow, group: 1) > 0
+        put(.typeCart, t * 2 + (carted ? 1 : 0))
+        if context.itemCartedBefore { put(.typeItemCarted, t) }
+        if event.deviceKey != 0 { put(.typeDevice, t, key: event.deviceKey) }
+        put(.typeGap, t * Self.gapLabels.count + gap)
+        if event.categoryKey != 0 { put(.typeCategory, t, key: event.categoryKey) }
+        put(.typeDepth, t * Self.depthLabels.count + depth)
+    }
+
+    // MARK: - Bins
+
+    @inline(__always) static func log1p(_ x: Double) -> Float { Float(MathShim.log1p(x)) }
+
+    static func gapBin(_ s: Double) -> Int {
+        s < 10 ? 1 : s < 60 ? 2 : s < 300 ? 3 : s < 1800 ? 4 : s < 3600 ? 5 : s < 86_400 ? 6 : 7
+    }
+    static func depthBin(_ d: Int) -> Int { d <= 1 ? 0 : d == 2 ? 1 : d <= 4 ? 2 : d <= 8 ? 3 : d <= 16 ? 4 : 5 }
+    static func totalBin(_ n: Int) -> Int { n <= 2 ? max(n, 0) : n <= 4 ? 3 : n <= 8 ? 4 : 5 }
+    static func smallBin(_ n: Int) -> Int { min(max(n, 0), 3) }
+    static func distinctBin(_ n: Int) -> Int { n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3 }
+}

@@ -1,0 +1,143 @@
+/// Logistic regression over hashed sparse features with a per-coordinate adaptive optimiser.
+///
+/// State is one flat `[Float]` with two numbers per weight slot, side by side so that a feature
+/// touches one cache line: FTRL keeps (z, n), AdaGrad keeps (w, Σg²). The margin also carries a
+/// fixed `offset` = logit(prior rate), so regularisation pulls towards the prior, not towards 0.5.
+public struct OnlineLogistic: Sendable {
+    public let optimizer: ModelConfig.Optimizer
+    public let hashBits: Int
+    public let alpha: Double
+    public let beta: Double
+    public let l1: Double
+    public let l2: Double
+    public let offset: Double
+    /// (z, n) or (w, Σg²) per weight slot, interleaved.
+    /// After replacing it wholesale, call ``recomputeWeights()``.
+    public internal(set) var state: [Float]
+    /// The current weight of every slot, kept in step with `state` by each update, so scoring is one
+    /// load and one multiply-add per feature (FTRL's weight is otherwise a sqrt and a divide away).
+    public private(set) var weights: [Float]
+    /// Examples learned so far: the model version that scores report.
+    public internal(set) var updates: UInt64 = 0
+
+    /// `offset` defaults to logit(config.priorRate); a loaded model brings its own.
+    public init(config: ModelConfig, offset: Double? = nil) {
+        optimizer = config.optimizer
+        hashBits = config.hashBits
+        alpha = config.alpha
+        beta = config.beta
+        l1 = config.l1
+        l2 = config.l2
+        self.offset = offset ?? MathShim.logit(config.priorRate)
+        weights = [Float](repeating: 0, count: 1 << config.hashBits)
+        state = [Float](repeating: 0, count: 2 << config.hashBits)
+    }
+
+    /// Re-derives every cached weight from the optimiser state (after loading a saved model).
+    mutating func recomputeWeights() {
+        for i in 0..<weights.count { weights[i] = Float(weight(i)) }
+    }
+
+    /// The weight of slot `i` as the optimiser defines it (FTRL derives it lazily from z and n).
+    @inline(__always)
+    public func weight(_ i: Int) -> Double {
+        let a = Double(state[2 &* i])
+        switch optimizer {
+        case .ftrl:
+            guard abs(a) > l1 else { return 0 }
+            let n = Double(state[2 &* i &+ 1])
+            return -(a - (a < 0 ? -l1 : l1)) / ((beta + n.squareRoot()) / alpha + l2)
+        case .adagrad:
+            return a
+        }
+    }
+
+    @inline(__always)
+    public func margin(_ v: borrowing FeatureVector) -> Double {
+        var m = offset
+        for k in 0..<v.count { m += Double(weights[Int(v.indices[k])]) * Double(v.values[k]) }
+        return m
+    }
+
+    @inline(__always)
+    public func predict(_ v: borrowing FeatureVector) -> Double { MathShim.sigmoid(margin(v)) }
+
+    /// Scores `v` and keeps its three largest contributions |w·x| for the score record.
+    @inline(__always)
+    public func explain(_ v: borrowing FeatureVector) -> Prediction {
+        var out = Prediction()
+        var m = offset
+        for k in 0..<v.count {
+            let c = Double(weights[Int(v.indices[k])]) * Double(v.values[k])
+            m += c
+            out.offer(name: v.names[k], contribution: c)
+        }
+        out.margin = m
+        out.probability = MathShim.sigmoid(m)
+        return out
+    }
+
+    /// One online gradient step on a frozen example; `importance` scales the gradient.
+    /// `probability`: the model's current prediction for `v` when the caller just computed it.
+    public mutating func learn(_ v: borrowing FeatureVector, label: Bool, importance: Double = 1,
+                               probability: Double? = nil) {
+        let p: Double
+        if let probability { p = probability } else { p = predict(v) }
+        let residual = (p - (label ? 1 : 0)) * importance
+        for k in 0..<v.count {
+            let i = Int(v.indices[k])
+            let g = residual * Double(v.values[k])
+            let g2 = g * g
+            switch optimizer {
+            case .ftrl:
+                let w = weight(i)
+                let n = Double(state[2 &* i &+ 1])
+                let sigma = ((n + g2).squareRoot() - n.squareRoot()) / alpha
+                state[2 &* i] = Float(Double(state[2 &* i]) + g - sigma * w)
+                state[2 &* i &+ 1] = Float(n + g2)
+                weights[i] = Float(weight(i))
+            case .adagrad:
+                let n = Double(state[2 &* i &+ 1]) + g2
+                let rate = alpha / (beta + n.squareRoot())
+                var w = Double(state[2 &* i])
+                w -= rate * (g + l2 * w)
+                let shrink = rate * l1
+                w = w > shrink ? w - shrink : (w < -shrink ? w + shrink : 0)
+                state[2 &* i] = Float(w)
+                state[2 &* i &+ 1] = Float(n)
+                weights[i] = Float(w)
+            }
+        }
+        updates &+= 1
+    }
+}
+
+/// A score and the three features that moved it most (name ids into ``FeatureExtractor/names``).
+public struct Prediction: Sendable {
+    public var probability: Double = 0
+    /// The ranker's raw margin (before any calibration).
+    public var margin: Double = 0
+    public var topNames = InlineArray<3, UInt16>(repeating: 0)
+    public var topContributions = InlineArray<3, Double>(repeating: 0)
+    public var topCount = 0
+
+    public init() {}
+
+    /// Insertion into a 3-slot list ordered by |contribution|, largest first; zeros never enter.
+    @inline(__always)
+    mutating func offer(name: UInt16, contribution c: Double) {
+        guard c != 0 else { return }
+        var pos = topCount
+        while pos > 0 && abs(topContributions[pos - 1]) < abs(c) { pos -= 1 }
+        guard pos < 3 else { return }
+        var j = min(topCount, 2)
+        while j > pos {
+            topNames[j] = topNames[j - 1]
+            topContributions[j] = topContributions[j - 1]
+            j -= 1
+        }
+        topNames[pos] = name
+        topContributions[pos] = c
+        topCount = min(topCount + 1, 3)
+    }
+}

@@ -1,0 +1,204 @@
+/// Predictions whose label is not yet known, with their frozen feature vectors.
+///
+/// A FIFO ring in prediction order (sequence numbers; slot = seq mod size), growing by doubling up
+/// to `capacity` so small streams stay small and the steady state allocates nothing. A per-user
+/// index (user key → newest pending seq, each entry linking to the same user's previous one)
+/// lets a purchase visit only that user's k pending predictions. The index is the store's own, not
+/// the engine's user table, so a user evicted from the engine keeps their pending labels.
+public struct PendingStore: Sendable {
+    public static let width = FeatureVector.capacity
+
+    /// Largest number of pending predictions held at once.
+    public let capacity: Int
+    private var size: Int
+    /// Oldest live seq and next seq to assign; live entries are `head..<next`.
+    public private(set) var head: Int64 = 0
+    public private(set) var next: Int64 = 0
+
+    private var users: [UInt64]
+    private var times: [Int64]
+    private var older: [Int64]
+    private var scores: [Float]
+    private var steps: [UInt8]
+    private var flags: [UInt8]
+    private var counts: [UInt8]
+    private var indices: [UInt32]
+    private var values: [Float]
+
+    /// user key → seq + 1 of the user's newest pending prediction (0 = empty); linear probing.
+    private var indexKeys: [UInt64]
+    private var indexSeqs: [Int64]
+    private var indexMask: Int
+
+    public static let positive: UInt8 = 1
+    public static let learned: UInt8 = 2
+
+    public init(capacity: Int) {
+        self.capacity = max(16, capacity)
+        size = min(Self.powerOfTwo(atLeast: self.capacity), 4096)
+        users = Array(repeating: 0, count: size)
+        times = Array(repeating: 0, count: size)
+        older = Array(repeating: -1, count: size)
+        scores = Array(repeating: 0, count: size)
+        steps = Array(repeating: 0, count: size)
+        flags = Array(repeating: 0, count: size)
+        counts = Array(repeating: 0, count: size)
+        indices = Array(repeating: 0, count: size * Self.width)
+        values = Array(repeating: 0, count: size * Self.width)
+        indexKeys = Array(repeating: 0, count: size * 2)
+        indexSeqs = Array(repeating: 0, count: size * 2)
+        indexMask = size * 2 - 1
+    }
+
+    static func powerOfTwo(atLeast n: Int) -> Int {
+        var p = 1
+        while p < n { p <<= 1 }
+        return p
+    }
+
+    public var count: Int { Int(next - head) }
+    public var isEmpty: Bool { next == head }
+    @inline(__always) private func slot(_ seq: Int64) -> Int { Int(seq) & (size - 1) }
+
+    // MARK: - Entries
+
+    /// Freezes a prediction. The caller pops the oldest first when `count == capacity`.
+    public mutating func push(user: UInt64, time: Int64, score: Double, step: Int, features v: borrowing FeatureVector) {
+        if count == size { grow() }
+        let seq = next
+        let s = slot(seq)
+        users[s] = user
+        times[s] = time
+        scores[s] = Float(score)
+        steps[s] = UInt8(truncatingIfNeeded: step)
+        flags[s] = 0
+        counts[s] = UInt8(v.count)
+        let base = s * Self.width
+        for k in 0..<v.count {
+            indices[base + k] = v.indices[k]
+            values[base + k] = v.values[k]
+        }
+        let (i, found) = find(user)
+        older[s] = found ? indexSeqs[i] - 1 : -1
+        indexKeys[i] = user
+        indexSeqs[i] = seq + 1
+        next += 1
+    }
+
+    public struct Entry: Sendable {
+        public var seq: Int64
+        public var user: UInt64
+        public var time: Int64
+        public var score: Double
+        public var step: Int
+        public var flags: UInt8
+        public var isPositive: Bool { flags & PendingStore.positive != 0 }
+        public var isLearned: Bool { flags & PendingStore.learned != 0 }
+    }
+
+    /// The oldest pending prediction, if any.
+    public var oldest: Entry? { isEmpty ? nil : entry(head) }
+
+    @inline(__always)
+    public func entry(_ seq: Int64) -> Entry {
+        let s = slot(seq)
+        return Entry(seq: seq, user: users[s], time: times[s], score: Double(scores[s]), step: Int(steps[s]),
+                     flags: flags[s])
+    }
+
+    /// Copies the frozen features of `seq` into `v` (learning always uses this, never a recomputation).
+    @inline(__always)
+    public func frozen(_ seq: Int64, into v: inout FeatureVector) {
+        v.removeAll()
+        let s = slot(seq)
+        let base = s * Self.width
+        for k in 0..<Int(counts[s]) { v.append(index: indices[base + k], value: values[base + k], name: 0) }
+    }
+
+    public mutating func setFlags(_ seq: Int64, _ bits: UInt8) { flags[slot(seq)] |= bits }
+
+    /// Removes the oldest entry (and the user's index entry when it was the user's newest).
+    public mutating func popOldest() {
+        guard !isEmpty else { return }
+        let seq = head
+        let (i, found) = find(users[slot(seq)])
+        if found && indexSeqs[i] == seq + 1 { removeIndex(at: i) }
+        head += 1
+    }
+
+    /// Calls `body` for each live pending prediction of `user`, newest first (O(k)).
+    public func forEachPending(of user: UInt64, _ body: (Entry) -> Void) {
+        let (i, found) = find(user)
+        guard found else { return }
+        var seq = indexSeqs[i] - 1
+        while seq >= head {
+            body(entry(seq))
+            seq = older[slot(seq)]
+        }
+    }
+
+    /// Replaces `seqs` with the live pending predictions of `user`, newest first (O(k), and no
+    /// allocation once `seqs` has grown to the largest k seen).
+    public func collect(of user: UInt64, into seqs: inout [Int64]) {
+        seqs.removeAll(keepingCapacity: true)
+        forEachPending(of: user) { seqs.append($0.seq) }
+    }
+
+    // MARK: - Per-user index
+
+    @inline(__always)
+    private func find(_ key: UInt64) -> (Int, Bool) {
+        var i = Int(truncatingIfNeeded: StableHash.mix(key)) & indexMask
+        while indexSeqs[i] != 0 {
+            if indexKeys[i] == key { return (i, true) }
+            i = (i + 1) & indexMask
+        }
+        return (i, false)
+    }
+
+    /// Backward-shift deletion: probe chains stay intact without tombstones.
+    private mutating func removeIndex(at start: Int) {
+        var hole = start
+        var j = (start + 1) & indexMask
+        while indexSeqs[j] != 0 {
+            let home = Int(truncatingIfNeeded: StableHash.mix(indexKeys[j])) & indexMask
+            if (hole - home) & indexMask < (j - home) & indexMask {
+                indexKeys[hole] = indexKeys[j]
+                indexSeqs[hole] = indexSeqs[j]
+                hole = j
+            }
+            j = (j + 1) & indexMask
+        }
+        indexSeqs[hole] = 0
+        indexKeys[hole] = 0
+    }
+
+    /// Doubles the ring (rare, amortised): entries move to their slot under the new size.
+    private mutating func grow() {
+        let newSize = size * 2
+        var fresh = PendingStore(capacity: capacity)
+        fresh.size = newSize
+        fresh.users = Array(repeating: 0, count: newSize)
+        fresh.times = Array(repeating: 0, count: newSize)
+        fresh.older = Array(repeating: -1, count: newSize)
+        fresh.scores = Array(repeating: 0, count: newSize)
+        fresh.steps = Array(repeating: 0, count: newSize)
+        fresh.flags = Array(repeating: 0, count: newSize)
+        fresh.counts = Array(repeating: 0, count: newSize)
+        fresh.indices = Array(repeating: 0, count: newSize * Self.width)
+        fresh.values = Array(repeating: 0, count: newSize * Self.width)
+        fresh.indexKeys = Array(repeating: 0, count: newSize * 2)
+        fresh.indexSeqs = Array(repeating: 0, count: newSize * 2)
+        fresh.indexMask = newSize * 2 - 1
+        fresh.head = head
+        fresh.next = head
+        var v = FeatureVector()
+        for seq in head..<next {
+            let e = entry(seq)
+            frozen(seq, into: &v)
+            fresh.push(user: e.user, time: e.time, score: e.score, step: e.step, features: v)
+            fresh.flags[fresh.slot(seq)] = e.flags
+        }
+        self = fresh
+    }
+}

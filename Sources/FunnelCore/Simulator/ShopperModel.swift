@@ -1,0 +1,82 @@
+/// The observable dimensions of simulated traffic and how each moves conversion.
+///
+/// Every factor here multiplies an advance rate of ``FunnelChain`` and depends only on things
+/// a model can see in the stream (device, channel, hour of day, category, price, the user's
+/// earlier sessions and purchases). Together with a small latent intent they make conversion
+/// learnable but not perfectly predictable.
+enum ShopperModel {
+    static let deviceNames: [StaticString] = ["mobile", "desktop", "tablet", "app"]
+    static let deviceCDF: [Double] = [0.45, 0.75, 0.83, 1.0]
+    /// Browse→cart factor per device (small screens browse more and buy less).
+    static let deviceBrowseFactor: [Double] = [0.75, 1.25, 1.0, 1.5]
+    /// Cart→checkout and checkout→purchase factor per device (checkout friction).
+    static let deviceCheckoutFactor: [Double] = [0.8, 1.1, 0.95, 1.2]
+    /// User-agent id ranges per device: mobile 0–79, desktop 80–139, tablet 140–169, app 170–199.
+    static let userAgentBase: [Int] = [0, 80, 140, 170]
+    static let userAgentCount: [Int] = [80, 60, 30, 30]
+
+    static let channelNames: [StaticString] = ["organic", "paid_search", "social", "email", "direct"]
+    static let channelCDF: [Double] = [0.35, 0.55, 0.70, 0.80, 1.0]
+    static let channelFactor: [Double] = [1.0, 1.3, 0.55, 1.6, 1.2]
+
+    /// Relative session-arrival intensity by UTC hour (night low, evening high), mean 1.
+    static let trafficByHour: [Double] = {
+        let raw: [Double] = [
+            0.35, 0.22, 0.15, 0.12, 0.12, 0.18, 0.35, 0.6, 0.85, 1.0, 1.05, 1.1,
+            1.15, 1.1, 1.05, 1.05, 1.1, 1.25, 1.5, 1.75, 1.85, 1.65, 1.2, 0.7,
+        ]
+        let mean = raw.reduce(0, +) / Double(raw.count)
+        return raw.map { $0 / mean }
+    }()
+    static let trafficPeak: Double = trafficByHour.reduce(0) { max($0, $1) }
+
+    /// Browse→cart factor by the UTC hour a session starts (evening shoppers are more decided).
+    static let conversionByHour: [Double] = [
+        0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.9, 0.9, 0.9, 1.0, 1.0, 1.0,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.2, 1.2, 1.2, 1.0,
+    ]
+
+    /// Traffic intensity at an absolute time, linearly interpolated between hour centres so the
+    /// arrival rate has no jumps.
+    @inline(__always)
+    static func traffic(atEpochMillis t: Int64) -> Double {
+        let hourPosition = Double(((t % 86_400_000) + 86_400_000) % 86_400_000) / 3_600_000 - 0.5
+        let floorHour = hourPosition.rounded(.down)
+        let weight = hourPosition - floorHour
+        let h0 = (Int(floorHour) + 24) % 24
+        let h1 = (h0 + 1) % 24
+        return trafficByHour[h0] * (1 - weight) + trafficByHour[h1] * weight
+    }
+
+    @inline(__always)
+    static func hour(ofEpochMillis t: Int64) -> Int {
+        Int(((t % 86_400_000) + 86_400_000) % 86_400_000 / 3_600_000)
+    }
+
+    /// Price factor: dearer items convert less; (price/30)^−0.35, bounded to [0.4, 2.5].
+    @inline(__always)
+    static func priceFactor(_ price: Double) -> Double {
+        min(2.5, max(0.4, SimMath.exp(-0.35 * SimMath.log(price / 30))))
+    }
+
+    /// Advance-rate multipliers for the three stages of a session.
+    @inline(__always)
+    static func multipliers(
+        scale: Double, device: Int, channel: Int, hour: Int, priorSessions: Int, priorPurchases: Int,
+        categoryFactor: Double, price: Double, intent: Double
+    ) -> SIMD4<Double> {
+        let loyalty = (1 + 0.06 * Double(min(priorSessions, 10))) * (1 + 0.5 * Double(min(priorPurchases, 3)))
+        let browse =
+            scale * deviceBrowseFactor[device] * channelFactor[channel] * conversionByHour[hour] * loyalty
+            * categoryFactor * priceFactor(price) * intent
+        let intentRoot = intent.squareRoot()
+        let cart = deviceCheckoutFactor[device] * priceFactor(price).squareRoot() * intentRoot
+        let checkout = deviceCheckoutFactor[device] * intentRoot
+        return [browse, cart, checkout, 0]
+    }
+
+    /// Index of a device or channel name, nil when the name is not simulated.
+    static func index(of name: String, in names: [StaticString]) -> Int? {
+        names.firstIndex { $0.description == name }
+    }
+}

@@ -1,0 +1,150 @@
+import CoreMetrics
+import FunnelCore
+import FunnelKafka
+
+/// Every metric the `run` daemon exports: names and label keys live here and nowhere else.
+///
+/// The pipeline thread updates these once per poll batch from plain counters it keeps itself, so
+/// the per-event path never takes a metrics lock. Metrics with a label whose values are only known
+/// at run time (topic, partition, reason, broker) are created lazily and cached; they are only
+/// touched from the pipeline thread, except the statistics gauges, which librdkafka's statistics
+/// callback updates on the thread that polls that client (also the pipeline thread).
+public final class PipelineMetrics: @unchecked Sendable {
+    /// Metric names (Prometheus conventions: `_total` for counters, base units in the name).
+    public enum Name {
+        public static let eventsIn = "funnelpulse_events_in_total"
+        public static let eventsAccepted = "funnelpulse_events_accepted_total"
+        public static let eventsRejected = "funnelpulse_events_rejected_total"
+        public static let duplicates = "funnelpulse_duplicates_total"
+        public static let outputs = "funnelpulse_outputs_total"
+        public static let outputErrors = "funnelpulse_output_errors_total"
+        public static let outputRetries = "funnelpulse_output_retries_total"
+        public static let consumerLag = "funnelpulse_consumer_lag"
+        public static let processingLatency = "funnelpulse_processing_latency_seconds"
+        public static let trackedUsers = "funnelpulse_tracked_users"
+        public static let watermark = "funnelpulse_watermark_seconds"
+        public static let paused = "funnelpulse_paused"
+        public static let unackedOutputs = "funnelpulse_unacked_outputs"
+        public static let assignedPartitions = "funnelpulse_assigned_partitions"
+        public static let kafkaQueueMessages = "funnelpulse_kafka_queue_messages"
+        public static let kafkaTxMessages = "funnelpulse_kafka_tx_messages"
+        public static let kafkaRxMessages = "funnelpulse_kafka_rx_messages"
+        public static let kafkaBrokerRTT = "funnelpulse_kafka_broker_rtt_seconds"
+    }
+
+    /// Label keys.
+    public enum Label {
+        public static let reason = "reason"
+        public static let topic = "topic"
+        public static let partition = "partition"
+        public static let client = "client"
+        public static let broker = "broker"
+    }
+
+    private let factory: any MetricsFactory
+    let eventsIn: Counter
+    let eventsAccepted: Counter
+    let duplicates: Counter
+    let processingLatency: Timer
+    let trackedUsers: Gauge
+    let watermark: Gauge
+    let paused: Gauge
+    let unackedOutputs: Gauge
+    let assignedPartitions: Gauge
+    private let rejected: [Counter]
+    private var outputs: [String: Counter] = [:]
+    private var outputErrors: [String: Counter] = [:]
+    private var outputRetries: [String: Counter] = [:]
+    private var lag: [TopicPartition: Gauge] = [:]
+    private var statistics: [String: Gauge] = [:]
+
+    /// - Parameter factory: the process-wide factory in the daemon; a private one in tests.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        eventsIn = Counter(label: Name.eventsIn, factory: factory)
+        eventsAccepted = Counter(label: Name.eventsAccepted, factory: factory)
+        duplicates = Counter(label: Name.duplicates, factory: factory)
+        processingLatency = Timer(label: Name.processingLatency, factory: factory)
+        trackedUsers = Gauge(label: Name.trackedUsers, factory: factory)
+        watermark = Gauge(label: Name.watermark, factory: factory)
+        paused = Gauge(label: Name.paused, factory: factory)
+        unackedOutputs = Gauge(label: Name.unackedOutputs, factory: factory)
+        assignedPartitions = Gauge(label: Name.assignedPartitions, factory: factory)
+        // One counter per reason up front: the reasons are a closed set and dashboards want zeros.
+        rejected = DeadLetterReason.allCases.map {
+            Counter(label: Name.eventsRejected, dimensions: [(Label.reason, $0.name)], factory: factory)
+        }
+    }
+
+    // MARK: - Per-batch updates
+
+    /// Adds the difference between two engine counter snapshots.
+    func recordEngineDelta(from old: EngineStats, to new: EngineStats) {
+        if new.read > old.read { eventsIn.increment(by: new.read - old.read) }
+        if new.accepted > old.accepted { eventsAccepted.increment(by: new.accepted - old.accepted) }
+        if new.duplicates > old.duplicates { duplicates.increment(by: new.duplicates - old.duplicates) }
+        for index in rejected.indices where index < new.rejected.count && index < old.rejected.count {
+            let delta = new.rejected[index] - old.rejected[index]
+            if delta > 0 { rejected[index].increment(by: delta) }
+        }
+    }
+
+    func recordOutputs(_ count: Int, topic: String) {
+        guard count > 0 else { return }
+        cached(&outputs, topic, Name.outputs).increment(by: count)
+    }
+
+    func recordOutputErrors(_ count: Int, topic: String) {
+        guard count > 0 else { return }
+        cached(&outputErrors, topic, Name.outputErrors).increment(by: count)
+    }
+
+    func recordOutputRetries(_ count: Int, topic: String) {
+        guard count > 0 else { return }
+        cached(&outputRetries, topic, Name.outputRetries).increment(by: count)
+    }
+
+    func recordLag(_ value: Int64, for partition: TopicPartition) {
+        if let gauge = lag[partition] {
+            gauge.record(value)
+            return
+        }
+        let gauge = Gauge(
+            label: Name.consumerLag,
+            dimensions: [(Label.topic, partition.topic), (Label.partition, String(partition.partition))],
+            factory: factory
+        )
+        lag[partition] = gauge
+        gauge.record(value)
+    }
+
+    /// librdkafka's statistics for one client (`consumer` or `producer`).
+    func recordStatistics(_ stats: KafkaStatistics, client: String) {
+        statisticsGauge(Name.kafkaQueueMessages, client: client, broker: nil).record(stats.messageCount)
+        statisticsGauge(Name.kafkaTxMessages, client: client, broker: nil).record(stats.txMessages)
+        statisticsGauge(Name.kafkaRxMessages, client: client, broker: nil).record(stats.rxMessages)
+        for broker in stats.brokers where broker.nodeID >= 0 {
+            statisticsGauge(Name.kafkaBrokerRTT, client: client, broker: broker.name)
+                .record(Double(broker.rttAverageMicroseconds) / 1_000_000)
+        }
+    }
+
+    // MARK: - Lazily created labelled metrics
+
+    private func cached(_ table: inout [String: Counter], _ topic: String, _ name: String) -> Counter {
+        if let counter = table[topic] { return counter }
+        let counter = Counter(label: name, dimensions: [(Label.topic, topic)], factory: factory)
+        table[topic] = counter
+        return counter
+    }
+
+    private func statisticsGauge(_ name: String, client: String, broker: String?) -> Gauge {
+        let key = "\(name)|\(client)|\(broker ?? "")"
+        if let gauge = statistics[key] { return gauge }
+        var dimensions = [(Label.client, client)]
+        if let broker { dimensions.append((Label.broker, broker)) }
+        let gauge = Gauge(label: name, dimensions: dimensions, factory: factory)
+        statistics[key] = gauge
+        return gauge
+    }
+}

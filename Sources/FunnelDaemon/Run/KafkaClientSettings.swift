@@ -1,0 +1,44 @@
+/// The librdkafka properties of the daemon's consumer and producer.
+///
+/// Defaults first, then the `kafka.librdkafka` passthrough, then the keys the delivery guarantee
+/// depends on (which the passthrough may not override; validation already rejects them).
+enum KafkaClientSettings {
+    static func consumer(_ config: FunnelPulseConfig) -> [String: String] {
+        var settings: [String: String] = [
+            // Eager assignor: cooperative-sticky is slow on some brokers and trips librdkafka 2.0.2.
+            "partition.assignment.strategy": "range",
+            "auto.offset.reset": "earliest",
+            // Auto-commit only ever commits offsets the pipeline stored, i.e. fully acknowledged ones.
+            "enable.auto.commit": "true",
+            "auto.commit.interval.ms": "1000",
+        ]
+        merge(config, into: &settings)
+        settings["group.id"] = config.kafka.groupID
+        return settings
+    }
+
+    static func producer(_ config: FunnelPulseConfig) -> [String: String] {
+        var settings: [String: String] = [
+            "linger.ms": "5",
+            "acks": "all",
+        ]
+        merge(config, into: &settings)
+        // Retries inside librdkafka must not reorder or duplicate: idempotence is not optional.
+        settings["enable.idempotence"] = "true"
+        return settings
+    }
+
+    static func admin(_ config: FunnelPulseConfig) -> [String: String] {
+        var settings: [String: String] = [:]
+        merge(config, into: &settings)
+        return settings
+    }
+
+    private static func merge(_ config: FunnelPulseConfig, into settings: inout [String: String]) {
+        if config.kafka.statisticsIntervalMs > 0 {
+            settings["statistics.interval.ms"] = String(config.kafka.statisticsIntervalMs)
+        }
+        for (key, value) in config.kafka.librdkafka { settings[key] = value }
+        settings["bootstrap.servers"] = config.kafka.bootstrapServers
+    }
+}

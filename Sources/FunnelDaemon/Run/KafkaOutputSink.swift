@@ -1,0 +1,78 @@
+import FunnelCore
+import FunnelKafka
+
+/// Publishes what the engine produces while one input record is processed, so every output is
+/// attributed (in the ``OutputLedger``) to the input that caused it.
+///
+/// Records go out immediately, one encode buffer reused for all of them: dead letters to the
+/// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id.
+/// Each carries `schema` and `model-version` headers so consumers can route without parsing.
+struct KafkaOutputSink: EngineSink {
+    let publisher: OutputPublisher
+    /// ``FeatureExtractor/names`` and the quality step names, for score records.
+    let featureNames: [String]
+    let stepNames: [String]
+    private var buffer = JSONBuffer(capacity: 4096)
+    private var modelVersion: UInt64 = 0
+    private var headersByKind: [[KafkaHeader]]
+    private static let schemas = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema, OutputRecords.deadLetterSchema]
+
+    init(publisher: OutputPublisher, featureNames: [String], stepNames: [String]) {
+        self.publisher = publisher
+        self.featureNames = featureNames
+        self.stepNames = stepNames
+        headersByKind = Self.headers(modelVersion: 0)
+    }
+
+    mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
+        let slot = Int(position.source)
+        let partitions = publisher.ledger.partitions
+        let source: OutputRecords.SourceName
+        if slot >= 0, slot < partitions.count {
+            let topicPartition = partitions[slot].topicPartition
+            source = .kafka(topic: topicPartition.topic, partition: topicPartition.partition, offset: position.offset)
+        } else {
+            source = .kafka(topic: "", partition: -1, offset: position.offset)
+        }
+        buffer.reset()
+        OutputRecords.encodeDeadLetter(failure, record: record, source: source, into: &buffer)
+        publish(.deadLetter, key: nil)
+    }
+
+    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
+                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
+
+    mutating func snapshot(_ snapshot: FunnelSnapshot) {
+        buffer.reset()
+        OutputRecords.encode(snapshot, into: &buffer)
+        var name = snapshot.funnel
+        name.withUTF8 { publish(.funnel, key: UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
+        if score.version != modelVersion {
+            modelVersion = score.version
+            headersByKind = Self.headers(modelVersion: modelVersion)
+        }
+        buffer.reset()
+        ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
+                           into: &buffer)
+        let user = event.user
+        if user.isPresent, user.encoding == .plain, user.range.upperBound <= record.count {
+            publish(.scores, key: UnsafeRawBufferPointer(rebasing: record[user.range]))
+        } else {
+            // Escaped user ids are rare; unescaping allocates.
+            var text = TextField.string(user, in: record)
+            text.withUTF8 { publish(.scores, key: UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    private func publish(_ kind: OutputPublisher.Kind, key: UnsafeRawBufferPointer?) {
+        publisher.publish(kind, key: key, value: buffer.bytes, headers: headersByKind[kind.rawValue])
+    }
+
+    private static func headers(modelVersion: UInt64) -> [[KafkaHeader]] {
+        let version = KafkaHeader(name: "model-version", value: Array(String(modelVersion).utf8))
+        return schemas.map { [KafkaHeader(name: "schema", value: Array($0.utf8)), version] }
+    }
+}

@@ -1,0 +1,196 @@
+import FunnelKafka
+import Logging
+
+/// Sends output records to Kafka and turns delivery reports into commit progress.
+///
+/// Every record gets a slot in the ``OutputLedger`` (bytes kept for retries) and a token that
+/// comes back with its delivery report. A failed delivery is re-sent with the same bytes, with
+/// exponential backoff, up to ``Settings/retries`` times; after that the publisher is failed and
+/// the pipeline stops without committing past the lost record. Confined to the pipeline thread.
+final class OutputPublisher {
+    struct Settings {
+        /// Pause fetching at this many un-acked outputs; block the producing thread at twice it.
+        var maxInFlight: Int
+        var retries: Int
+        var retryBackoff: Duration
+    }
+
+    /// Output topic indexes, in the order of ``topics``.
+    enum Kind: Int, CaseIterable {
+        case scores = 0
+        case funnel = 1
+        case deadLetter = 2
+    }
+
+    let producer: KafkaProducer
+    let topics: [String]
+    let settings: Settings
+    var ledger = OutputLedger()
+    /// Set once a record is given up on, or the producer reports a fatal state.
+    private(set) var failure: KafkaError?
+    /// Per topic index, since the last ``takeCounts()``.
+    private var delivered: [Int]
+    private var failed: [Int]
+    private var retried: [Int]
+    private var retryQueue: [(token: UInt64, due: ContinuousClock.Instant)] = []
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    /// Asked while blocked on a full in-flight window: true means give up waiting (shutdown).
+    var shouldAbandonWaiting: () -> Bool = { false }
+
+    init(producer: KafkaProducer, topics: [String], settings: Settings, logger: Logger) {
+        self.producer = producer
+        self.topics = topics
+        self.settings = settings
+        self.logger = logger
+        delivered = Array(repeating: 0, count: topics.count)
+        failed = delivered
+        retried = delivered
+    }
+
+    var unacked: Int { ledger.unacked }
+
+    // MARK: - Sending
+
+    /// Copies the record into the ledger, sends it, and blocks (serving delivery reports) while
+    /// twice the in-flight limit is outstanding, so memory stays bounded inside a large batch.
+    func publish(_ kind: Kind, key: UnsafeRawBufferPointer?, value: [UInt8], headers: [KafkaHeader]) {
+        let token = ledger.addOutput(topicIndex: kind.rawValue)
+        ledger.withPending(token) { pending in
+            pending.hasKey = key != nil
+            if let key { pending.key.append(contentsOf: key) }
+            pending.value.append(contentsOf: value)
+            pending.headers = headers
+        }
+        send(token)
+        if ledger.unacked >= 2 * settings.maxInFlight { waitForRoom() }
+    }
+
+    private func send(_ token: UInt64) {
+        let error: KafkaError? = ledger.withPending(token) { pending -> KafkaError? in
+            let topic = topics[pending.topicIndex]
+            let hasKey = pending.hasKey
+            let headers = pending.headers
+            return pending.value.withUnsafeBytes { value -> KafkaError? in
+                pending.key.withUnsafeBytes { key -> KafkaError? in
+                    // Generic catch + cast: a typed catch here crashes Swift 6.3.1's SILGen.
+                    do {
+                        try producer.send(topic: topic, key: hasKey ? key : nil, value: value, headers: headers,
+                                          token: token)
+                        return nil
+                    } catch {
+                        return (error as? KafkaError) ?? KafkaError(
+                            code: KafkaError.Code.invalidArgument, name: "SEND", message: "\(error)")
+                    }
+                }
+            }
+        } ?? nil
+        if let error { deliveryFailed(token, error) }
+    }
+
+    private func waitForRoom() {
+        while ledger.unacked >= 2 * settings.maxInFlight, failure == nil, !shouldAbandonWaiting() {
+            service(timeoutMilliseconds: 10)
+        }
+    }
+
+    // MARK: - Delivery reports
+
+    /// Polls the producer, handles every delivery report, re-sends retries that are due.
+    func service(timeoutMilliseconds: Int32) {
+        producer.poll(timeoutMilliseconds: timeoutMilliseconds)
+        handleReports()
+        sendDueRetries()
+        if failure == nil, let fatal = producer.fatalState() {
+            fail(fatal, reason: "the producer is in a fatal state")
+        }
+    }
+
+    /// Waits up to `timeout` for every output to be acknowledged (retries included).
+    /// - Returns: whether nothing is left un-acked.
+    @discardableResult
+    func drain(within timeout: Duration) -> Bool {
+        let deadline = clock.now + timeout
+        while ledger.unacked > 0, failure == nil, clock.now < deadline {
+            let left = deadline - clock.now
+            let millis = max(1, min(100, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            do {
+                try producer.flush(timeoutMilliseconds: Int32(millis))
+            } catch {
+                // Still outstanding: keep serving reports until the deadline.
+            }
+            handleReports()
+            sendDueRetries()
+        }
+        return ledger.unacked == 0
+    }
+
+    private func handleReports() {
+        producer.drainDeliveryReports { token, error in
+            if let error {
+                deliveryFailed(token, error)
+            } else if let topic = ledger.acknowledge(token) {
+                delivered[topic] += 1
+            }
+        }
+    }
+
+    private func deliveryFailed(_ token: UInt64, _ error: KafkaError) {
+        guard let (topic, attempts) = ledger.withPending(token, { ($0.topicIndex, $0.attempts) }) else { return }
+        failed[topic] += 1
+        guard ledger.isCurrent(token) else {
+            // Its partition was revoked: the next owner reprocesses the input; don't duplicate.
+            ledger.acknowledge(token)
+            return
+        }
+        guard attempts <= settings.retries, !error.isFatal else {
+            fail(error.with(topic: topics[topic]), reason: "output record could not be delivered after \(attempts) attempts")
+            return
+        }
+        ledger.withPending(token) { $0.attempts += 1 }
+        retried[topic] += 1
+        let backoff = settings.retryBackoff * (1 << min(attempts - 1, 10))
+        retryQueue.append((token, clock.now + backoff))
+        logger.warning(
+            "output delivery failed; will retry",
+            metadata: ["topic": "\(topics[topic])", "attempt": "\(attempts)", "error": "\(error)"])
+    }
+
+    private func sendDueRetries() {
+        guard !retryQueue.isEmpty, failure == nil else { return }
+        let now = clock.now
+        var due: [UInt64] = []
+        retryQueue.removeAll { item in
+            guard item.due <= now else { return false }
+            due.append(item.token)
+            return true
+        }
+        for token in due {
+            if ledger.isCurrent(token) {
+                send(token)
+            } else {
+                ledger.acknowledge(token)
+            }
+        }
+    }
+
+    private func fail(_ error: KafkaError, reason: String) {
+        guard failure == nil else { return }
+        failure = error
+        logger.critical("\(reason); stopping without committing past it", metadata: ["error": "\(error)"])
+    }
+
+    // MARK: - Progress
+
+    /// Delivered, failed and retried counts per topic since the last call.
+    func takeCounts() -> (delivered: [Int], failed: [Int], retried: [Int]) {
+        defer {
+            for index in topics.indices {
+                delivered[index] = 0
+                failed[index] = 0
+                retried[index] = 0
+            }
+        }
+        return (delivered, failed, retried)
+    }
+}

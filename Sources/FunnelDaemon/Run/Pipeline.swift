@@ -1,0 +1,252 @@
+import Foundation
+import FunnelCore
+import FunnelKafka
+import Logging
+import Synchronization
+
+/// Kafka in → engine → Kafka out, at least once, on one dedicated thread.
+///
+/// Everything that touches librdkafka or the engine runs on that thread (``run()`` starts it):
+/// the consumer's rebalance hooks, the producer's delivery reports, offset storage, pausing.
+/// Blocking calls (poll with timeout, flush, commit) therefore never occupy the cooperative pool,
+/// and the per-event path takes no lock. Other threads may only call ``requestStop()`` and read
+/// ``health``; hence `@unchecked Sendable`.
+///
+/// Engine state is shared by all assigned partitions: after a rebalance the new owner of a
+/// partition starts with its own state (per-partition state handover is not done yet).
+public final class Pipeline: @unchecked Sendable {
+    public enum Failure: Error, CustomStringConvertible {
+        case outputLost(KafkaError)
+        case consumer(any Error)
+
+        public var description: String {
+            switch self {
+            case .outputLost(let error): "an output record could not be delivered: \(error)"
+            case .consumer(let error): "consumer failed: \(error)"
+            }
+        }
+    }
+
+    public let config: FunnelPulseConfig
+    public let health: PipelineHealth
+    let logger: Logger
+    let metrics: PipelineMetrics
+    let consumer: KafkaConsumer
+    let publisher: OutputPublisher
+    let clock = ContinuousClock()
+
+    /// Handed to the thread on start; nil afterwards (the loop owns the engine as a local).
+    private var initialEngine: Engine?
+    private var decoders: [RecordDecoder]
+    private let decoderByTopic: [String: Int]
+    /// Decoder index per ledger slot (``SourcePosition/source``).
+    var decoderBySlot: [Int] = []
+    /// Last message's partition and slot: consecutive messages mostly share a partition.
+    var cachedTopic = ""
+    var cachedPartition: Int32 = -1
+    var cachedSlot: Int32 = -1
+    var paused = false
+    var assignment: [TopicPartition] = []
+
+    private let stopRequested = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
+    private let stopDeadline = Mutex<ContinuousClock.Instant?>(nil)
+    private let exitStats = Mutex<EngineStats?>(nil)
+
+    /// - Parameters:
+    ///   - mappings: one compiled mapping per `config.inputs` entry, same order.
+    ///   - metrics: where per-batch metrics go (a private factory in tests).
+    public init(
+        config: FunnelPulseConfig,
+        mappings: [CompiledMapping],
+        logger: Logger,
+        metrics: PipelineMetrics,
+        health: PipelineHealth? = nil
+    ) throws {
+        guard mappings.count == config.inputs.count else {
+            throw Commands.Failure("one mapping per input is needed (\(mappings.count) for \(config.inputs.count))")
+        }
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        self.health = health ?? PipelineHealth(maxLag: Int64(config.kafka.readyMaxLag))
+        initialEngine = try Engine(config: config.engine)
+        decoders = mappings.map { RecordDecoder(mapping: $0) }
+        decoderByTopic = Dictionary(uniqueKeysWithValues: config.inputs.enumerated().map { ($1.topic, $0) })
+        consumer = try KafkaConsumer(configuration: KafkaClientSettings.consumer(config), logger: logger)
+        let producer = try KafkaProducer(configuration: KafkaClientSettings.producer(config), logger: logger)
+        publisher = OutputPublisher(
+            producer: producer,
+            topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter],
+            settings: .init(
+                maxInFlight: config.kafka.maxInFlightOutputs,
+                retries: config.kafka.deliveryRetries,
+                retryBackoff: .milliseconds(config.kafka.deliveryRetryBackoffMs)),
+            logger: logger)
+        publisher.shouldAbandonWaiting = { [weak self] in self?.isPastStopDeadline ?? true }
+        installHooks()
+    }
+
+    // MARK: - Control (any thread)
+
+    /// Runs the pipeline on its own thread until stopped or failed.
+    /// - Throws: ``Failure`` when the pipeline stopped because it could not go on.
+    public func run() async throws {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else {
+            throw Commands.Failure("the pipeline was already started")
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { [self] in
+                do {
+                    try runLoop()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "funnelpulse-pipeline"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// Stop fetching, finish the batch in hand, flush, commit, leave the group, all within
+    /// `shutdown_grace_seconds` from now. Idempotent; callable from any thread.
+    public func requestStop() {
+        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        stopDeadline.withLock { $0 = clock.now + .milliseconds(Int(config.shutdownGraceSeconds * 1000)) }
+        health.update { $0.stopping = true }
+    }
+
+    /// Engine counters when the loop ended (nil while running).
+    public var statsAtExit: EngineStats? { exitStats.withLock { $0 } }
+
+    var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
+
+    var isPastStopDeadline: Bool {
+        guard isStopping, let deadline = stopDeadline.withLock({ $0 }) else { return false }
+        return clock.now >= deadline
+    }
+
+    /// Time left for flushing before the consumer must be closed (1 s of the grace is kept for
+    /// the final commit and the group leave).
+    func remainingFlushTime() -> Duration {
+        guard let deadline = stopDeadline.withLock({ $0 }) else {
+            return .milliseconds(Int(config.shutdownGraceSeconds * 1000))
+        }
+        return max(.zero, deadline - clock.now - .seconds(1))
+    }
+
+    // MARK: - The loop (pipeline thread)
+
+    private func runLoop() throws {
+        guard var engine = initialEngine else { return }
+        initialEngine = nil
+        defer { exitStats.withLock { [stats = engine.stats] in $0 = stats } }
+        do {
+            try TopicProvisioner.ensureTopics(config, logger: logger)
+            try consumer.subscribe(topics: config.inputs.map(\.topic))
+        } catch {
+            health.update { $0.failure = "\(error)" }
+            throw Failure.consumer(error)
+        }
+        health.update { $0.started = true }
+        logger.info("pipeline started", metadata: ["topics": "\(config.inputs.map(\.topic))",
+                                                   "group": "\(config.kafka.groupID)"])
+        var sink = KafkaOutputSink(
+            publisher: publisher,
+            featureNames: engine.model?.features.names ?? [],
+            stepNames: engine.model?.quality.stepNames ?? [])
+        var reported = engine.stats
+        var lastLagCheck = clock.now - .seconds(10)
+        var failure: (any Error)?
+        let batch = config.kafka.pollBatch
+
+        while !isStopping, publisher.failure == nil {
+            do {
+                try consumer.pollBatch(maxMessages: batch, timeoutMilliseconds: 100) { message in
+                    process(message, engine: &engine, sink: &sink)
+                }
+            } catch {
+                failure = error
+                break
+            }
+            publisher.service(timeoutMilliseconds: 0)
+            storeCommittable()
+            applyBackPressure()
+            recordBatchMetrics(engine: engine, reported: &reported)
+            if clock.now - lastLagCheck >= .seconds(1) {
+                lastLagCheck = clock.now
+                updateLag()
+            }
+        }
+        if failure == nil, publisher.failure == nil { requestStop() }
+        finish(failure: failure)
+        recordBatchMetrics(engine: engine, reported: &reported)
+        if let lost = publisher.failure {
+            health.update { $0.failure = "output lost: \(lost)" }
+            throw Failure.outputLost(lost)
+        }
+        if let failure {
+            health.update { $0.failure = "\(failure)" }
+            throw Failure.consumer(failure)
+        }
+        logger.info("pipeline stopped", metadata: ["read": "\(engine.stats.read)"])
+    }
+
+    @inline(__always)
+    private func process(_ message: KafkaMessageView, engine: inout Engine, sink: inout KafkaOutputSink) {
+        let slot = slot(for: message)
+        publisher.ledger.beginInput(
+            partition: slot, offset: message.offset, timestampMilliseconds: message.timestampMilliseconds ?? -1)
+        let position = SourcePosition(source: slot, offset: message.offset)
+        if let payload = message.payload {
+            let decoder = Int(slot) < decoderBySlot.count ? decoderBySlot[Int(slot)] : 0
+            let outcome = decoders[decoder].decode(payload)
+            engine.ingest(outcome, record: payload, at: position, sink: &sink)
+        } else {
+            engine.countRead()
+            engine.reject(
+                DecodeFailure(.tombstone, "null message value (tombstone)"),
+                record: UnsafeRawBufferPointer(start: nil, count: 0), position: position, sink: &sink)
+        }
+        publisher.ledger.endInput()
+    }
+
+    private func slot(for message: KafkaMessageView) -> Int32 {
+        if message.partition == cachedPartition, message.topic == cachedTopic { return cachedSlot }
+        let slot = activate(message.topicPartition)
+        cachedTopic = message.topic
+        cachedPartition = message.partition
+        cachedSlot = slot
+        return slot
+    }
+
+    /// The ledger slot of a partition, with its decoder chosen by topic.
+    func activate(_ topicPartition: TopicPartition) -> Int32 {
+        let slot = publisher.ledger.activate(topicPartition)
+        while decoderBySlot.count <= Int(slot) { decoderBySlot.append(0) }
+        decoderBySlot[Int(slot)] = decoderByTopic[topicPartition.topic] ?? 0
+        return slot
+    }
+
+    /// Stores every offset whose outputs (and those of all earlier offsets) are acknowledged;
+    /// auto-commit sends them, and revoke/shutdown commit them synchronously.
+    func storeCommittable() {
+        let offsets = publisher.ledger.takeCommittable()
+        guard !offsets.isEmpty else { return }
+        do {
+            try consumer.storeOffsets(offsets)
+        } catch {
+            logger.warning("could not store offsets", metadata: ["error": "\(error)", "offsets": "\(offsets)"])
+        }
+    }
+
+    func commitSync() {
+        do {
+            try consumer.commitSync()
+        } catch {
+            logger.warning("offset commit failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

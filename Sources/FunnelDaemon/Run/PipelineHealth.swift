@@ -1,0 +1,42 @@
+import Synchronization
+
+/// What `/readyz` reports about the pipeline, written by the pipeline thread once per batch and
+/// read by the HTTP thread; a `Mutex` around a small value, so probes never touch Kafka.
+public final class PipelineHealth: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var started = false
+        public var stopping = false
+        public var assignedPartitions = 0
+        /// Messages behind the high watermark over all assigned partitions; nil until measured.
+        public var totalLag: Int64?
+        public var paused = false
+        /// Why the pipeline stopped for good (undeliverable output, fatal client state).
+        public var failure: String?
+    }
+
+    private let state = Mutex(Snapshot())
+    /// Ready only while the summed lag is at most this many messages.
+    public let maxLag: Int64
+
+    public init(maxLag: Int64) {
+        self.maxLag = maxLag
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) {
+        state.withLock { body(&$0) }
+    }
+
+    /// Ready = partitions assigned, caught up, not failed, not shutting down.
+    public func readiness() -> (ready: Bool, reason: String) {
+        let current = snapshot
+        if let failure = current.failure { return (false, "failed: \(failure)") }
+        if current.stopping { return (false, "shutting down") }
+        if !current.started { return (false, "starting") }
+        if current.assignedPartitions == 0 { return (false, "no partitions assigned") }
+        guard let lag = current.totalLag else { return (false, "consumer lag not known yet") }
+        if lag > maxLag { return (false, "catching up: lag \(lag) > \(maxLag)") }
+        return (true, "")
+    }
+}

@@ -1,0 +1,67 @@
+import Testing
+import Foundation
+@testable import FunnelCore
+
+/// Progressive metrics against values known by construction.
+struct ModelQualityTests {
+    func accumulate(_ pairs: [(Double, Bool)], threshold: Double = 0.5) -> QualityAccumulator {
+        var q = QualityAccumulator()
+        for (p, y) in pairs { q.add(score: p, label: y, threshold: threshold) }
+        return q
+    }
+
+    @Test func aucOfKnownRankings() throws {
+        #expect(accumulate([(0.1, false), (0.2, false), (0.3, true), (0.4, true)]).auc == 1)
+        #expect(accumulate([(0.1, true), (0.2, true), (0.3, false), (0.4, false)]).auc == 0)
+        // Positives 0.1 and 0.3 against negatives 0.2 and 0.4: one of four pairs ordered.
+        #expect(accumulate([(0.1, true), (0.2, false), (0.3, true), (0.4, false)]).auc == 0.25)
+        // All tied: ½.
+        #expect(accumulate([(0.3, true), (0.3, false), (0.3, false)]).auc == 0.5)
+        #expect(accumulate([(0.3, false)]).auc == nil)
+    }
+
+    @Test func logLossCalibrationAndF1() throws {
+        let q = accumulate([(0.8, true), (0.6, false), (0.2, true), (0.1, false)])
+        let expected = -(log(0.8) + log(0.4) + log(0.2) + log(0.9)) / 4
+        #expect(abs(try #require(q.logLoss) - expected) < 1e-12)
+        #expect(abs(try #require(q.meanScore) - 0.425) < 1e-12)
+        #expect(q.positiveRate == 0.5)
+        #expect(q.precision == 0.5)  // flagged 0.8 (tp) and 0.6 (fp)
+        #expect(q.recall == 0.5)
+        #expect(q.f1 == 0.5)
+    }
+
+    @Test func recentWindowForgetsOldest() throws {
+        var q = ProgressiveQuality(threshold: 0.5, window: 100, stepNames: ["visit", "view"])
+        for _ in 0..<100 { q.record(score: 0.9, label: false, step: 1) }
+        for i in 0..<100 { q.record(score: i % 2 == 0 ? 0.8 : 0.2, label: i % 2 == 0, step: 0) }
+        #expect(q.recent.count == 100)
+        #expect(q.recent.auc == 1)
+        #expect(q.all.count == 200)
+        #expect(q.byStep[1].count == 100)
+        #expect(try #require(q.all.auc) < 1)
+    }
+
+    @Test func scoresCarryStepAndExplanations() throws {
+        var engine = try Engine(config: ModelFixture.config())
+        var sink = ScoreCollector()
+        for e in ModelFixture.stream() {
+            engine.ingest(.event(e), record: UnsafeRawBufferPointer(start: nil, count: 0),
+                          at: SourcePosition(source: 0, offset: 0), sink: &sink)
+        }
+        let model = try #require(engine.model)
+        var v = FeatureVector()
+        var e = ModelFixture.event("u1", 5000, .cart)
+        e.deviceKey = StableHash.hash("ios")
+        model.features.extract(e, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
+                                                        sincePrevious: 30_000_000, itemViewedBefore: true,
+                                                        itemCartedBefore: false),
+                               user: engine.users[0], into: &v)
+        #expect(v.count > 15 && v.count < FeatureVector.capacity)
+        let p = model.learner.explain(v)
+        #expect(p.topCount == 3)
+        #expect(abs(p.topContributions[0]) >= abs(p.topContributions[1]))
+        #expect(model.features.names.count > 200)
+        #expect(sink.scores.count == model.stats.predictions)
+    }
+}

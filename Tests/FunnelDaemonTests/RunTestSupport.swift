@@ -1,0 +1,198 @@
+import Foundation
+import FunnelCore
+import FunnelKafka
+import Logging
+import Synchronization
+import Testing
+
+@testable import FunnelDaemon
+
+/// Scaffolding for the `run` pipeline tests: event fixtures, the engine's own answer for them,
+/// producing inputs, collecting outputs, reading committed offsets.
+enum RunSupport {
+    static func logger() -> Logger {
+        var logger = Logger(label: "run-test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// Canonical JSON events: users cycle, types walk the default funnel, 7 s apart (several
+    /// funnel windows close along the way). Purchases are the only accepted events without a score.
+    static func events(_ count: Int, users: Int = 20, firstID: Int = 0) -> [String] {
+        let types = ["page", "view", "cart", "checkout", "purchase"]
+        return (firstID..<(firstID + count)).map { i in
+            let ts = 1_700_000_000_000 + Int64(i) * 7_000
+            return #"{"event_id":"e\#(i)","ts":\#(ts),"user_id":"u\#(i % users)","type":"\#(types[(i / users) % 5])","item_id":"i\#(i % 7)"}"#
+        }
+    }
+
+    static func engineConfig() -> EngineConfig {
+        var config = EngineConfig()
+        config.dedupeCapacity = 10_000
+        return config
+    }
+
+    /// The daemon configuration for one test: unique topics and group, test-friendly timings.
+    static func config(bootstrap: String, partitions: Int = 1, createTopics: Bool = false) -> FunnelPulseConfig {
+        var config = FunnelPulseConfig()
+        config.engine = engineConfig()
+        config.inputs = [.init(topic: unique("in"))]
+        config.outputs.scores = unique("scores")
+        config.outputs.funnel = unique("funnel")
+        config.outputs.alerts = unique("alerts")
+        config.outputs.deadletter = unique("dlq")
+        config.kafka.bootstrapServers = bootstrap
+        config.kafka.groupID = unique("g")
+        config.kafka.createTopics = createTopics
+        config.kafka.topicPartitions = partitions
+        config.kafka.pollBatch = 100
+        config.kafka.statisticsIntervalMs = 0
+        config.kafka.readyMaxLag = 100
+        config.kafka.librdkafka = [
+            "session.timeout.ms": "6000",
+            "heartbeat.interval.ms": "1000",
+            "partition.assignment.strategy": "range",
+            "auto.offset.reset": "earliest",
+            "topic.metadata.refresh.interval.ms": "1000",
+        ]
+        config.http.enabled = false
+        config.shutdownGraceSeconds = 10
+        return config
+    }
+
+    /// What the engine alone makes of `lines` (no `finish`: a daemon never ends its stream).
+    struct Expected {
+        var deadLetters = 0
+        var snapshots: [String] = []
+        var scoredEventIDs: [String] = []
+        var purchases = 0
+    }
+
+    private struct CollectingSink: EngineSink {
+        var expected = Expected()
+        mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
+            expected.deadLetters += 1
+        }
+        mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
+                               record: UnsafeRawBufferPointer, position: SourcePosition) {
+            if event.type == .purchase { expected.purchases += 1 }
+        }
+        mutating func snapshot(_ snapshot: FunnelSnapshot) {
+            var buffer = JSONBuffer()
+            OutputRecords.encode(snapshot, into: &buffer)
+            expected.snapshots.append(String(decoding: buffer.bytes, as: UTF8.self))
+        }
+        mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
+            expected.scoredEventIDs.append(TextField.string(event.eventID, in: record))
+        }
+    }
+
+    /// `nil` lines are tombstones.
+    static func expected(_ lines: [String?], config: EngineConfig) throws -> Expected {
+        var engine = try Engine(config: config)
+        var decoder = RecordDecoder(mapping: try CompiledMapping(.canonicalJSON))
+        var sink = CollectingSink()
+        for (index, line) in lines.enumerated() {
+            let position = SourcePosition(source: 0, offset: Int64(index))
+            guard let line else {
+                engine.countRead()
+                engine.reject(DecodeFailure(.tombstone, "tombstone"), record: UnsafeRawBufferPointer(start: nil, count: 0),
+                              position: position, sink: &sink)
+                continue
+            }
+            var bytes = Array(line.utf8)
+            bytes.withUnsafeBytes { engine.process($0, decoder: &decoder, at: position, sink: &sink) }
+            bytes.removeAll()
+        }
+        return sink.expected
+    }
+
+    // MARK: - Kafka helpers
+
+    static func produce(_ lines: [String?], topic: String, bootstrap: String, keyed: Bool = false) throws {
+        let producer = try KafkaProducer(configuration: ["bootstrap.servers": bootstrap, "linger.ms": "5"],
+                                         logger: logger())
+        for (index, line) in lines.enumerated() {
+            let key = keyed ? Array("k\(index % 13)".utf8) : nil
+            try withBytes(key) { key in
+                try withBytes(line.map { Array($0.utf8) }) { value in
+                    try producer.send(topic: topic, key: key, value: value, token: UInt64(index))
+                }
+            }
+        }
+        try producer.flush(timeoutMilliseconds: 30_000)
+        var failures = 0
+        producer.drainDeliveryReports { _, error in if error != nil { failures += 1 } }
+        #expect(failures == 0)
+    }
+
+    static func withBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+        guard let bytes else { return try body(nil) }
+        return try bytes.withUnsafeBytes { try body($0) }
+    }
+
+    struct Output: Sendable {
+        var topic: String
+        var key: String?
+        var value: String
+        var headers: [String: String]
+    }
+
+    /// Reads the output topics from the beginning until `done` says so or time runs out.
+    static func collect(_ config: FunnelPulseConfig, seconds: Double = 40,
+                        until done: ([Output]) -> Bool) throws -> [Output] {
+        let consumer = try KafkaConsumer(
+            configuration: [
+                "bootstrap.servers": config.kafka.bootstrapServers, "group.id": unique("reader"),
+                "auto.offset.reset": "earliest", "enable.auto.commit": "false",
+                "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000",
+                "partition.assignment.strategy": "range", "topic.metadata.refresh.interval.ms": "1000",
+            ], logger: logger())
+        try consumer.subscribe(topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter])
+        var outputs: [Output] = []
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline, !done(outputs) {
+            try consumer.pollBatch(maxMessages: 1000, timeoutMilliseconds: 100) { message in
+                var headers: [String: String] = [:]
+                for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
+                outputs.append(Output(
+                    topic: message.topic, key: message.key.map { String(decoding: $0, as: UTF8.self) },
+                    value: message.payload.map { String(decoding: $0, as: UTF8.self) } ?? "", headers: headers))
+            }
+        }
+        try consumer.close()
+        return outputs
+    }
+
+    /// The group's committed offsets for partitions 0..<partitions of `topic`.
+    static func committed(_ config: FunnelPulseConfig, partitions: Int = 1) throws -> [Int32: Int64?] {
+        let consumer = try KafkaConsumer(
+            configuration: ["bootstrap.servers": config.kafka.bootstrapServers, "group.id": config.kafka.groupID,
+                            "enable.auto.commit": "false"],
+            logger: logger())
+        let list = (0..<partitions).map { TopicPartition(topic: config.inputs[0].topic, partition: Int32($0)) }
+        let result = try consumer.committed(list, timeoutMilliseconds: 5000)
+        return Dictionary(uniqueKeysWithValues: result.map { ($0.key.partition, $0.value) })
+    }
+
+    static func makePipeline(_ config: FunnelPulseConfig) throws -> Pipeline {
+        try Pipeline(config: config, mappings: [try CompiledMapping(.canonicalJSON)], logger: logger(),
+                     metrics: PipelineMetrics(factory: MetricsSetup().factory))
+    }
+
+    /// Polls `condition` every 50 ms for up to `seconds`.
+    static func eventually(seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try condition()
+    }
+}
+
+extension [RunSupport.Output] {
+    func on(_ topic: String) -> [RunSupport.Output] { filter { $0.topic == topic } }
+}
