@@ -6,7 +6,7 @@ public struct CompiledMapping: Sendable {
     public let spec: MappingSpec
     let typeTable: TypeAliasTable
     /// JSON: the key trie; node 0 is the root object.
-    let jsonNodes: [JSONPathNode]
+    let jsonKeys: JSONKeyTable
     /// CSV: for each column index, the (field, priority) pairs it feeds.
     private(set) var csvColumns: [[FieldSlot]]
     /// CSV: field candidates by name, resolved against a header line or `csv.columns`.
@@ -57,9 +57,9 @@ public struct CompiledMapping: Sendable {
                     try builder.add(path: path, field: field, priority: priority)
                 }
             }
-            jsonNodes = builder.nodes
+            jsonKeys = builder.build()
         case .csv:
-            jsonNodes = []
+            jsonKeys = JSONKeyTable()
             let delimiter = Array(spec.csv.delimiter.utf8)
             guard delimiter.count == 1, delimiter[0] != UInt8(ascii: "\""), delimiter[0] != UInt8(ascii: "\n") else {
                 throw MappingError(key: "csv.delimiter", message: "must be a single byte other than quote or newline")

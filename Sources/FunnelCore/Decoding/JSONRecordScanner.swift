@@ -9,10 +9,57 @@ struct JSONRecordScanner {
     let n: Int
     var i = 0
     var failure: DecodeFailure?
+    /// The mapping's key tables, borrowed for the duration of one record.
+    let keyPool: UnsafePointer<UInt8>?
+    let entries: UnsafePointer<JSONKeyTable.Entry>?
+    let rangeStart: UnsafePointer<Int32>?
+    let rangeEnd: UnsafePointer<Int32>?
 
-    init(_ p: UnsafePointer<UInt8>, count: Int) {
+    init(_ p: UnsafePointer<UInt8>, count: Int, keyPool: UnsafePointer<UInt8>?,
+         entries: UnsafePointer<JSONKeyTable.Entry>?, rangeStart: UnsafePointer<Int32>?,
+         rangeEnd: UnsafePointer<Int32>?) {
         self.p = p
         self.n = count
+        self.keyPool = keyPool
+        self.entries = entries
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+    }
+
+    /// Scans one record with the mapping's key table.
+    static func scan(_ p: UnsafePointer<UInt8>, count: Int, keys: JSONKeyTable, into fields: inout RawFields)
+        -> DecodeFailure?
+    {
+        keys.keyPool.withUnsafeBufferPointer { pool in
+            keys.entries.withUnsafeBufferPointer { entries in
+                keys.rangeStart.withUnsafeBufferPointer { starts in
+                    keys.rangeEnd.withUnsafeBufferPointer { ends in
+                        var scanner = JSONRecordScanner(
+                            p, count: count, keyPool: pool.baseAddress, entries: entries.baseAddress,
+                            rangeStart: starts.baseAddress, rangeEnd: ends.baseAddress)
+                        if scanner.scanRecord(into: &fields) { return nil }
+                        return scanner.failure ?? DecodeFailure(.malformedJSON, "malformed JSON")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The entry for `key` under `node`, if the mapping names it.
+    @inline(__always)
+    func find(node: Int, keyStart: Int, keyCount: Int) -> UnsafePointer<JSONKeyTable.Entry>? {
+        guard node >= 0, keyCount <= JSONKeyTable.maxKeyLength, let rangeStart, let rangeEnd, let entries,
+            let keyPool
+        else { return nil }
+        let r = node * (JSONKeyTable.maxKeyLength + 1) + keyCount
+        var e = Int(rangeStart[r])
+        let end = Int(rangeEnd[r])
+        while e < end {
+            let entry = entries + e
+            if memoryEqual(keyPool + Int(entry.pointee.keyStart), p + keyStart, keyCount) { return entry }
+            e += 1
+        }
+        return nil
     }
 
     @inline(__always)
@@ -30,7 +77,7 @@ struct JSONRecordScanner {
     }
 
     /// Scans the whole record: one object, then only whitespace.
-    mutating func scanRecord(nodes: [JSONPathNode], into fields: inout RawFields) -> Bool {
+    mutating func scanRecord(into fields: inout RawFields) -> Bool {
         skipWhitespace()
         guard i < n else { return fail(.emptyRecord, "record is empty") }
         guard p[i] == UInt8(ascii: "{") else {
@@ -39,14 +86,14 @@ struct JSONRecordScanner {
             }
             return fail(.malformedJSON, "record is not a JSON object")
         }
-        guard scanObject(node: 0, nodes: nodes, depth: 1, into: &fields) else { return false }
+        guard scanObject(node: 0, depth: 1, into: &fields) else { return false }
         skipWhitespace()
         guard i == n else { return fail(.malformedJSON, "trailing bytes after the object") }
         return true
     }
 
     /// `i` at `{`. `node` < 0: no mapped keys below, just validate.
-    mutating func scanObject(node: Int, nodes: [JSONPathNode], depth: Int, into fields: inout RawFields) -> Bool {
+    mutating func scanObject(node: Int, depth: Int, into fields: inout RawFields) -> Bool {
         guard depth <= Self.maxDepth else { return fail(.tooDeep, "nesting deeper than 64 levels") }
         i += 1
         skipWhitespace()
@@ -66,20 +113,16 @@ struct JSONRecordScanner {
             skipWhitespace()
             guard i < n else { return fail(.malformedJSON, "truncated record") }
 
-            var entry: JSONPathNode.Entry?
-            if node >= 0 {
-                entry = nodes[node].find(UnsafeRawBufferPointer(start: p + keyStart, count: keyCount))
-            }
-            if let entry {
+            if let entry = find(node: node, keyStart: keyStart, keyCount: keyCount)?.pointee {
                 let valueStart = i
                 let first = p[i]
                 if first == UInt8(ascii: "{") && entry.child >= 0 {
-                    guard scanObject(node: entry.child, nodes: nodes, depth: depth + 1, into: &fields) else {
+                    guard scanObject(node: Int(entry.child), depth: depth + 1, into: &fields) else {
                         return false
                     }
-                    if !entry.slots.isEmpty {
+                    if entry.slotCount > 0 {
                         let span = Span(start: valueStart, count: i - valueStart)
-                        for slot in entry.slots { fields.offer(slot, kind: .object, span: span) }
+                        for k in 0..<Int(entry.slotCount) { fields.offer(entry.slot(k), kind: .object, span: span) }
                     }
                 } else {
                     guard let kind = scanValue(depth: depth + 1, into: &fields) else { return false }
@@ -89,7 +132,7 @@ struct JSONRecordScanner {
                             start: valueStart + 1, count: i - valueStart - 2,
                             encoding: stringHadEscape ? .jsonEscaped : .plain)
                     }
-                    for slot in entry.slots { fields.offer(slot, kind: kind, span: span) }
+                    for k in 0..<Int(entry.slotCount) { fields.offer(entry.slot(k), kind: kind, span: span) }
                 }
             } else {
                 guard scanValue(depth: depth + 1, into: &fields) != nil else { return false }
@@ -115,17 +158,34 @@ struct JSONRecordScanner {
     mutating func scanString() -> Bool {
         i += 1
         stringHadEscape = false
-        while i < n {
-            let b = p[i]
-            if b == UInt8(ascii: "\"") {
+        while true {
+            // SWAR: skip 8 bytes at a time while none is a quote, a backslash or a control byte.
+            // The first flagged byte is always a real match (false flags only follow a real one).
+            while i + 8 <= n {
+                let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                let q = w ^ 0x2222_2222_2222_2222
+                let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                let high: UInt64 = 0x8080_8080_8080_8080
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let m = ((q &- ones) & ~q & high) | ((b &- ones) & ~b & high)
+                    | ((w &- 0x2020_2020_2020_2020) & ~w & high)
+                if m == 0 {
+                    i += 8
+                    continue
+                }
+                i += m.trailingZeroBitCount >> 3
+                break
+            }
+            guard i < n else { return fail(.malformedJSON, "unterminated string") }
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
                 i += 1
                 return true
             }
-            if b == UInt8(ascii: "\\") {
+            if c == UInt8(ascii: "\\") {
                 stringHadEscape = true
-                guard i + 1 < n else { break }
-                let e = p[i + 1]
-                switch e {
+                guard i + 1 < n else { return fail(.malformedJSON, "unterminated string") }
+                switch p[i + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 2
@@ -140,10 +200,9 @@ struct JSONRecordScanner {
                 }
                 continue
             }
-            if b < 0x20 { return fail(.malformedJSON, "control character in string") }
+            if c < 0x20 { return fail(.malformedJSON, "control character in string") }
             i += 1
         }
-        return fail(.malformedJSON, "unterminated string")
     }
 
     @inline(__always)
@@ -161,7 +220,7 @@ struct JSONRecordScanner {
         case UInt8(ascii: "\""):
             return scanString() ? .string : nil
         case UInt8(ascii: "{"):
-            return scanObject(node: -1, nodes: [], depth: depth, into: &fields) ? .object : nil
+            return scanObject(node: -1, depth: depth, into: &fields) ? .object : nil
         case UInt8(ascii: "["):
             return scanArray(depth: depth, into: &fields) ? .array : nil
         case UInt8(ascii: "t"):

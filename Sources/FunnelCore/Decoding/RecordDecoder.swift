@@ -36,9 +36,8 @@ public struct RecordDecoder: Sendable {
         fields.reset()
         switch mapping.spec.format {
         case .json:
-            var scanner = JSONRecordScanner(base, count: count)
-            guard scanner.scanRecord(nodes: mapping.jsonNodes, into: &fields) else {
-                return .rejected(scanner.failure ?? DecodeFailure(.malformedJSON, "malformed JSON"))
+            if let failure = JSONRecordScanner.scan(base, count: count, keys: mapping.jsonKeys, into: &fields) {
+                return .rejected(failure)
             }
         case .csv:
             if count == 0 { return .skipped }
@@ -155,7 +154,7 @@ public struct RecordDecoder: Sendable {
         }
 
         // Optional identifiers and dimensions.
-        for (field, assign) in Self.optionalStrings {
+        for field in Self.optionalStrings {
             let raw = fields[field]
             switch raw.kind {
             case .absent, .null:
@@ -165,7 +164,16 @@ public struct RecordDecoder: Sendable {
                 guard let k = key(of: raw, in: record) else {
                     return .rejected(DecodeFailure(.malformedJSON, "bad escape in a string"))
                 }
-                assign(&event, raw.span, k)
+                switch field {
+                case .eventID: event.eventID = raw.span; event.eventKey = k
+                case .session: event.session = raw.span; event.sessionKey = k
+                case .item: event.item = raw.span; event.itemKey = k
+                case .category: event.category = raw.span; event.categoryKey = k
+                case .device: event.device = raw.span; event.deviceKey = k
+                case .channel: event.channel = raw.span; event.channelKey = k
+                case .ip: event.ip = raw.span; event.ipKey = k
+                default: event.userAgent = raw.span; event.userAgentKey = k
+                }
             case .object, .array:
                 return .rejected(DecodeFailure(.badValue, "an identifier or dimension is an object or array"))
             }
@@ -200,16 +208,8 @@ public struct RecordDecoder: Sendable {
         return .event(event)
     }
 
-    private typealias Assign = @Sendable (inout Event, Span, UInt64) -> Void
-    private static let optionalStrings: [(CanonicalField, Assign)] = [
-        (.eventID, { $0.eventID = $1; $0.eventKey = $2 }),
-        (.session, { $0.session = $1; $0.sessionKey = $2 }),
-        (.item, { $0.item = $1; $0.itemKey = $2 }),
-        (.category, { $0.category = $1; $0.categoryKey = $2 }),
-        (.device, { $0.device = $1; $0.deviceKey = $2 }),
-        (.channel, { $0.channel = $1; $0.channelKey = $2 }),
-        (.ip, { $0.ip = $1; $0.ipKey = $2 }),
-        (.userAgent, { $0.userAgent = $1; $0.userAgentKey = $2 }),
+    private static let optionalStrings: [CanonicalField] = [
+        .eventID, .session, .item, .category, .device, .channel, .ip, .userAgent,
     ]
 
     /// Stable hash of a value's text (after unescaping); never 0, which means "absent".
