@@ -17,13 +17,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Stop after this many seconds (default: run until Ctrl-C/SIGTERM).")
     var duration: Double?
 
-    @Option(name: .long, help: "Input events per second of wall time (default 2000).")
+    @Option(name: .long, help: "Input events per second of wall time.")
     var rate: Double = 2000
 
-    @Option(name: .long, help: "Simulated users (default 10000).")
+    @Option(name: .long, help: "Simulated users.")
     var users: Int = 10_000
 
-    @Option(name: .long, help: "Simulator seed (default 1).")
+    @Option(name: .long, help: "Simulator seed.")
     var seed: UInt64 = 1
 
     @Flag(name: .customLong("no-ui"), help: "Plain periodic lines instead of the redrawn screen (automatic when not a terminal).")

@@ -53,6 +53,28 @@ extension Commands {
         let cluster = try KafkaMockCluster(brokers: 1)
         let config = try demoConfig(loaded, file: path, bootstrapServers: cluster.bootstrapServers,
                                     httpPort: options.httpPort)
+        let report = try await runDemo(options, config: config, cluster: cluster, registry: registry,
+                                       metricsFactory: metricsFactory, logger: logger, output: output)
+        // Every client of the run was released with the call above; only now may the brokers go,
+        // or those clients' reconnect attempts would log errors against a closed port.
+        withExtendedLifetime(cluster) {}
+        output.write("demo stopped cleanly: \(report.stats.produced) events produced, "
+                     + "\(report.pipelineRead.map(String.init) ?? "?") read by the pipeline, "
+                     + "\(report.stats.scores) scores, \(report.stats.snapshots) funnel snapshots, "
+                     + "\(report.stats.deadLetters) dead letters, \(report.stats.alerts) alerts\n")
+        return report
+    }
+
+    /// The run itself; owns every Kafka client, so they are all gone when it returns.
+    private static func runDemo(
+        _ options: DemoOptions,
+        config: FunnelPulseConfig,
+        cluster: KafkaMockCluster,
+        registry: PrometheusCollectorRegistry,
+        metricsFactory: any MetricsFactory,
+        logger: Logger,
+        output: DemoOutput
+    ) async throws -> DemoReport {
         // One partition each: event time runs ~1000× faster than the wall clock here, so even a few
         // milliseconds of interleaving between input partitions would be seconds of event-time
         // disorder, beyond the allowed lateness.
@@ -112,14 +134,9 @@ extension Commands {
         group.maximumGracefulShutdownDuration = .seconds(Int(config.shutdownGraceSeconds) + 20)
 
         try await ServiceGroup(configuration: group).run()
-        let report = DemoReport(
+        return DemoReport(
             bootstrapServers: cluster.bootstrapServers, metricsURL: endpoint?.metricsURL, stats: board.stats,
             pipelineRead: pipeline.statsAtExit.map { Int($0.read) })
-        output.write("demo stopped cleanly: \(report.stats.produced) events produced, "
-                     + "\(report.pipelineRead.map(String.init) ?? "?") read by the pipeline, "
-                     + "\(report.stats.scores) scores, \(report.stats.snapshots) funnel snapshots, "
-                     + "\(report.stats.deadLetters) dead letters, \(report.stats.alerts) alerts\n")
-        return report
     }
 
     /// The daemon configuration the demo runs: the file's `engine`, `outputs` and `http` sections,

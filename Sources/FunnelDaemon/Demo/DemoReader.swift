@@ -152,21 +152,6 @@ final class DemoReader: Service, @unchecked Sendable {
         guard pending.outputs > 0 else { return }
         let batch = pending
         pending = DemoStats()
-        board.update { stats in
-            stats.outputs += batch.outputs
-            stats.scores += batch.scores
-            stats.histogram.merge(batch.histogram)
-            if let version = batch.modelVersion { stats.modelVersion = version }
-            for latest in batch.latestSnapshots {
-                stats.recordSnapshot(funnel: latest.funnel, json: latest.json)
-            }
-            // recordSnapshot counted each funnel once; the batch may hold more snapshots than funnels.
-            stats.snapshots += batch.snapshots - batch.latestSnapshots.count
-            for alert in batch.recentAlerts { stats.recordAlert(alert) }
-            stats.alerts += batch.alerts - batch.recentAlerts.count
-            stats.deadLetters += batch.deadLetters
-            if let deadLetter = batch.latestDeadLetter { stats.latestDeadLetter = deadLetter }
-            stats.unreadable += batch.unreadable
-        }
+        board.update { $0.merge(batch) }
     }
 }

@@ -38,6 +38,27 @@ public struct DemoStats: Sendable {
         }
     }
 
+    /// Adds what the reader collected since its last publish (the reader's counters only).
+    mutating func merge(_ batch: DemoStats) {
+        outputs += batch.outputs
+        scores += batch.scores
+        histogram.merge(batch.histogram)
+        if let version = batch.modelVersion { modelVersion = version }
+        for latest in batch.latestSnapshots {
+            if let index = latestSnapshots.firstIndex(where: { $0.funnel == latest.funnel }) {
+                latestSnapshots[index].json = latest.json
+            } else {
+                latestSnapshots.append(latest)
+            }
+        }
+        snapshots += batch.snapshots
+        recentAlerts = Array((recentAlerts + batch.recentAlerts).suffix(Self.recentAlertLimit))
+        alerts += batch.alerts
+        deadLetters += batch.deadLetters
+        if let deadLetter = batch.latestDeadLetter { latestDeadLetter = deadLetter }
+        unreadable += batch.unreadable
+    }
+
     mutating func recordAlert(_ text: String) {
         alerts += 1
         recentAlerts.append(text)

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Kafka end-to-end throughput and latency benchmark (issue B.8). Prints figures; asserts nothing.
+#
+#   bench/kafka/run.sh
+#
+# One run: builds the release binaries, starts Tansu behind the ApiVersions proxy on free
+# loopback ports (scripts/lib/kafka_test_env.sh; stopped by PID on exit), then
+#   1. kcat's raw keyed produce rate of N simulated events to Tansu (the reference);
+#   2. FunnelPulse's pipeline (in-process, `funnelpulse-bench kafka`) over those same N events:
+#      from partitions assigned until every input is read and every output acknowledged;
+#   3. the same on librdkafka's in-process mock cluster (events produced in-process first);
+#   4. input→score latency at a fixed offered load on Tansu and on the mock cluster;
+# and prints one table.
+#
+# Environment (defaults):
+#   N=500000              events for the throughput runs
+#   PARTITIONS=4          partitions per topic on Tansu (the daemon's default topic_partitions)
+#   MOCK_PARTITIONS=64    partitions per topic on the mock cluster: its log keeps ~5 MiB (or 100k
+#                         message sets) per partition, so N events need enough partitions
+#   RATE=20000 SECONDS_MEASURED=10 WARMUP=3   latency runs
+#   MODEL_OFF=1           also run both throughput figures with engine.model.enabled: false
+#   SKIP_BUILD=1          use the binaries already in .build/release
+#   BENCH_ARGS="--set k=v ..."  extra arguments for every `funnelpulse-bench kafka` run
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/kafka_test_env.sh
+source "$ROOT/scripts/lib/kafka_test_env.sh"
+fp_log() { printf '[kafka-bench] %s\n' "$*" >&2; }
+
+N=${N:-500000}
+PARTITIONS=${PARTITIONS:-4}
+MOCK_PARTITIONS=${MOCK_PARTITIONS:-64}
+RATE=${RATE:-20000}
+SECONDS_MEASURED=${SECONDS_MEASURED:-10}
+WARMUP=${WARMUP:-3}
+MODEL_OFF=${MODEL_OFF:-1}
+read -r -a EXTRA <<<"${BENCH_ARGS:-}"
+
+PROXY_SCRIPT="$ROOT/scripts/kafka_apiversions_proxy.py"
+TANSU_CACHE="$ROOT/.cache/tansu"
+LOGS="$ROOT/.cache/bench-logs/kafka-$(date +%Y%m%d-%H%M%S)-$$"
+mkdir -p "$LOGS"
+
+command -v swift >/dev/null 2>&1 || [[ ! -x /opt/swift/usr/bin/swift ]] || PATH="$PATH:/opt/swift/usr/bin"
+
+# shellcheck disable=SC2317  # invoked through trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((${#FP_STARTED_PIDS[@]})); then
+    fp_stop_started
+    fp_log "stopped Tansu and the proxy; logs in ${LOGS#"$ROOT"/}"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'fp_log "interrupted"; exit 130' INT
+trap 'fp_log "terminated"; exit 143' TERM
+
+fp_ensure_system_packages
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  fp_log "swift build -c release --product funnelpulse --product funnelpulse-bench"
+  swift build -c release --product funnelpulse --product funnelpulse-bench
+fi
+BIN=$(swift build -c release --show-bin-path)
+FP="$BIN/funnelpulse"
+BENCH="$BIN/funnelpulse-bench"
+[[ -x $FP && -x $BENCH ]] || fp_die "release binaries missing in $BIN"
+
+TANSU_BIN=$(fp_ensure_tansu "$TANSU_CACHE")
+fp_start_broker "$TANSU_BIN" "$PROXY_SCRIPT" "$LOGS"
+BOOT="127.0.0.1:$FP_PROXY_PORT"
+fp_log "Tansu on 127.0.0.1:$FP_BROKER_PORT (pid $FP_TANSU_PID), proxy on $BOOT (pid $FP_PROXY_PID), ready in ${FP_READY_MS} ms"
+
+# --- Input: N simulated events, one JSON line each, keyed by user ("user:json" for kcat -K:).
+fp_log "simulating $N events"
+"$FP" simulate --out "$LOGS/events.jsonl" --events "$N" --users 100000 --hours 168 --seed 7 2>>"$LOGS/simulate.log"
+sed -E 's/^(.*"user_id":"([^"]*)".*)$/\2:\1/' "$LOGS/events.jsonl" >"$LOGS/events.keyed"
+LINES=$(wc -l <"$LOGS/events.jsonl")
+AVG_BYTES=$(awk '{ s += length($0) } END { printf "%.0f", s / NR }' "$LOGS/events.jsonl")
+[[ $LINES -eq $N ]] || fp_die "simulate wrote $LINES events, expected $N"
+
+# value=<result line> of one RESULT key
+result() { sed -n "s/^RESULT .*$1=\([^ ]*\).*/\1/p" "$2" | tail -n1; }
+
+bench() {  # bench LOGNAME ARGS...: runs funnelpulse-bench kafka, output to the log and stderr
+  local log="$LOGS/$1.out"; shift
+  fp_log "funnelpulse-bench kafka $*"
+  if ! "$BENCH" kafka "$@" "${EXTRA[@]}" >"$log" 2>"$log.err"; then
+    tail -n 20 "$log.err" >&2
+    fp_log "run failed: $*"
+  fi
+  cat "$log" >&2
+}
+
+# kcat's raw produce rate into the topic FunnelPulse then consumes. Args: PREFIX. Sets KCAT_RATE.
+kcat_load() {
+  local prefix=$1 t0 t1 got
+  "$BENCH" kafka --mode prepare --bootstrap "$BOOT" --prefix "$prefix" --partitions "$PARTITIONS" >&2
+  t0=$(date +%s%N)
+  kcat -P -K: -b "$BOOT" -t "$prefix.in" -X message.timeout.ms=120000 <"$LOGS/events.keyed" 2>"$LOGS/kcat-$prefix.log" \
+    || { cat "$LOGS/kcat-$prefix.log" >&2; fp_die "kcat produce failed"; }
+  t1=$(date +%s%N)
+  # Count what the broker holds: the sum of the partitions' high watermarks.
+  got=$(for ((p = 0; p < PARTITIONS; p++)); do
+          kcat -C -b "$BOOT" -t "$prefix.in" -p "$p" -o -1 -c 1 -e -q -f '%o\n' 2>/dev/null || echo -1; done \
+        | awk '{ s += $1 + 1 } END { print s }')
+  KCAT_RATE=$(awk -v n="$N" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
+  fp_log "kcat: $N messages (${AVG_BYTES} B avg) to $prefix.in in $(awk -v ns="$((t1 - t0))" 'BEGIN{printf "%.2f", ns/1e9}') s = $KCAT_RATE msg/s; broker holds $got"
+  [[ $got -eq $N ]] || fp_log "WARNING: broker holds $got messages, expected $N"
+}
+
+PREFIX="kb-$$-$RANDOM"
+kcat_load "$PREFIX"
+bench tansu-throughput --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX" --preloaded --events "$N" \
+  --partitions "$PARTITIONS" --label tansu
+TANSU_EPS=$(result events_per_s "$LOGS/tansu-throughput.out")
+
+bench mock-throughput --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock
+MOCK_EPS=$(result events_per_s "$LOGS/mock-throughput.out")
+
+TANSU_EPS_OFF= MOCK_EPS_OFF=
+if [[ $MODEL_OFF == 1 ]]; then
+  bench tansu-throughput-nomodel --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX" --preloaded \
+    --events "$N" --partitions "$PARTITIONS" --label tansu --model false
+  TANSU_EPS_OFF=$(result events_per_s "$LOGS/tansu-throughput-nomodel.out")
+  bench mock-throughput-nomodel --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock \
+    --model false
+  MOCK_EPS_OFF=$(result events_per_s "$LOGS/mock-throughput-nomodel.out")
+fi
+
+LAT=(--mode latency --rate "$RATE" --seconds "$SECONDS_MEASURED" --warmup "$WARMUP" --partitions "$PARTITIONS")
+bench tansu-latency "${LAT[@]}" --bootstrap "$BOOT" --prefix "kl-$$-$RANDOM" --label tansu
+bench mock-latency "${LAT[@]}" --label mock
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+lat() { local f="$LOGS/$1-latency.out"; printf '%s / %s / %s / %s' "$(result p50_ms "$f")" "$(result p90_ms "$f")" \
+  "$(result p99_ms "$f")" "$(result max_ms "$f")"; }
+
+{
+  printf '\nKafka end-to-end benchmark: N=%s events (%s B avg JSON, keyed by user), Tansu partitions=%s, mock partitions=%s\n' \
+    "$N" "$AVG_BYTES" "$PARTITIONS" "$MOCK_PARTITIONS"
+  printf '%-58s %s\n' "figure" "value"
+  printf '%-58s %s\n' "kcat produce to Tansu via proxy (msg/s)" "$KCAT_RATE"
+  printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model on (events/s)" "${TANSU_EPS:-failed}" "$(ratio "$TANSU_EPS" "$KCAT_RATE")"
+  [[ -z $TANSU_EPS_OFF ]] || printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model off (events/s)" "$TANSU_EPS_OFF" "$(ratio "$TANSU_EPS_OFF" "$KCAT_RATE")"
+  printf '%-58s %s\n' "FunnelPulse on mock cluster, model on (events/s)" "${MOCK_EPS:-failed}"
+  [[ -z $MOCK_EPS_OFF ]] || printf '%-58s %s\n' "FunnelPulse on mock cluster, model off (events/s)" "$MOCK_EPS_OFF"
+  printf '%-58s %s\n' "latency input->score @${RATE}/s, Tansu p50/p90/p99/max (ms)" "$(lat tansu)"
+  printf '%-58s %s\n' "latency input->score @${RATE}/s, mock p50/p90/p99/max (ms)" "$(lat mock)"
+  printf 'targets: >=150000 events/s through Tansu (>=0.7x kcat), >=400000 events/s on mock, p99 <= 10 ms at 20k/s\n'
+} | tee "$LOGS/table.txt"
