@@ -22,6 +22,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib/kafka_test_env.sh
 source "$ROOT/scripts/lib/kafka_test_env.sh"
+# shellcheck source=scripts/lib/schema_check.sh
+source "$ROOT/scripts/lib/schema_check.sh"
 
 PROXY_SCRIPT="$ROOT/scripts/kafka_apiversions_proxy.py"
 TANSU_CACHE="$ROOT/.cache/tansu"
@@ -82,5 +84,15 @@ if ((status != 0)); then
   fp_show_logs "$RUN_LOGS"
 else
   fp_log "swift test passed"
+fi
+
+# Schemas, shipped YAML and real replay outputs (scripts/lib/schema_check.sh); uses the
+# .build/debug/funnelpulse built above. swift test's status stays the primary exit code.
+fp_log "schema checks (work files in ${RUN_LOGS#"$ROOT"/}/schema-checks)"
+schema_status=0
+run_schema_checks "$RUN_LOGS/schema-checks" || schema_status=$?
+if ((schema_status != 0)); then
+  fp_log "schema checks failed"
+  ((status != 0)) || status=1
 fi
 exit "$status"

@@ -32,7 +32,13 @@ struct KafkaBench: ParsableCommand {
     @Option(name: .long, help: "Extra topics to create in prepare mode (comma-separated).") var topics: String?
     @Flag(name: .long, help: "The input topic PREFIX.in already holds --events events.") var preloaded = false
     @Option(name: .long, help: "Engine model on/off.") var model: Bool = true
-    @Option(name: .long, help: "Simulated users.") var users: Int = 100_000
+    @Option(name: .long, help: "Simulated users (200k: N=500k events span ~7 h of event time).")
+    var users: Int = 200_000
+    @Option(name: .long, help: """
+        engine.allowed_lateness_seconds. A backlog read from several partitions interleaves their \
+        event times by up to its whole span; below that, most events are dead-lettered as late.
+        """)
+    var lateness: Double = 43_200
     @Option(name: .long, help: "Offered events/s (latency mode).") var rate: Int = 20_000
     @Option(name: .long, help: "Measured seconds (latency mode).") var seconds: Double = 10
     @Option(name: .long, help: "Warm-up seconds, not measured (latency mode).") var warmup: Double = 3
@@ -171,6 +177,7 @@ struct KafkaBench: ParsableCommand {
     private func pipelineConfig(names: Topics, servers: String) -> FunnelPulseConfig {
         var config = FunnelPulseConfig()
         config.engine.model.enabled = model
+        config.engine.allowedLatenessSeconds = lateness
         config.inputs = [.init(topic: names.input)]
         config.outputs.scores = names.outputs[0]
         config.outputs.funnel = names.outputs[1]
@@ -252,10 +259,11 @@ struct KafkaBench: ParsableCommand {
         if let error = outcome.error.withLock({ $0 }) { throw error }
         let stats = pipeline.statsAtExit
         let seconds = Double(done - assigned) / 1e9
-        print(BenchSupport.row("kafka-throughput", [
+        print(BenchSupport.row("kafka-tput", [
             ("broker", label.isEmpty ? (bootstrap == nil ? "mock" : bootstrap!) : label),
             ("model", model ? "on" : "off"), ("partitions", "\(partitions)"),
             ("events", "\(events)"), ("read", "\(stats?.read ?? -1)"), ("accepted", "\(stats?.accepted ?? -1)"),
+            ("rejected", "\(stats?.rejectedTotal ?? -1)"),
             ("outputs_acked", "\(counters.outputs.load(ordering: .relaxed))"),
             ("join_s", String(format: "%.2f", Double(assigned - started) / 1e9)),
             ("first_batch_s", String(format: "%.3f", Double(firstRead &- assigned) / 1e9)),
@@ -379,7 +387,7 @@ struct KafkaBench: ParsableCommand {
             return String(format: "%.2f", Double(sorted[max(0, i)]) / 1e6)
         }
         let offered = Double(tails.count) / (Double(sendEnd - begin) / 1e9)
-        print(BenchSupport.row("kafka-latency", [
+        print(BenchSupport.row("kafka-lat", [
             ("broker", label.isEmpty ? (bootstrap == nil ? "mock" : bootstrap!) : label),
             ("model", model ? "on" : "off"), ("partitions", "\(partitions)"),
             ("offered", "\(tails.count)"), ("offered_per_s", String(format: "%.0f", offered)),

@@ -61,8 +61,11 @@ trap 'fp_log "terminated"; exit 143' TERM
 
 fp_ensure_system_packages
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  fp_log "swift build -c release --product funnelpulse --product funnelpulse-bench"
-  swift build -c release --product funnelpulse --product funnelpulse-bench
+  # One product per invocation: SwiftPM keeps only the last --product.
+  for product in funnelpulse funnelpulse-bench; do
+    fp_log "swift build -c release --product $product"
+    swift build -c release --product "$product"
+  done
 fi
 BIN=$(swift build -c release --show-bin-path)
 FP="$BIN/funnelpulse"
@@ -76,7 +79,7 @@ fp_log "Tansu on 127.0.0.1:$FP_BROKER_PORT (pid $FP_TANSU_PID), proxy on $BOOT (
 
 # --- Input: N simulated events, one JSON line each, keyed by user ("user:json" for kcat -K:).
 fp_log "simulating $N events"
-"$FP" simulate --out "$LOGS/events.jsonl" --events "$N" --users 100000 --hours 168 --seed 7 2>>"$LOGS/simulate.log"
+"$FP" simulate --out "$LOGS/events.jsonl" --events "$N" --users 200000 --hours 168 --seed 7 2>>"$LOGS/simulate.log"
 sed -E 's/^(.*"user_id":"([^"]*)".*)$/\2:\1/' "$LOGS/events.jsonl" >"$LOGS/events.keyed"
 LINES=$(wc -l <"$LOGS/events.jsonl")
 AVG_BYTES=$(awk '{ s += length($0) } END { printf "%.0f", s / NR }' "$LOGS/events.jsonl")

@@ -87,9 +87,16 @@ enum DemoView {
         lines.append("Scores (\(stats.histogram.total) on the scores topic, mean \(mean))")
         lines += stats.histogram.lines().map { "  " + $0 }
         lines.append("")
-        lines.append("Model quality")
-        lines.append("  model version \(stats.modelVersion.map(String.init) ?? "-") (from the score records);"
-                     + " quality metrics are not published by the pipeline yet")
+        lines.append("Model quality (resolved predictions, recent window)")
+        if let m = frame.health.model {
+            func f(_ v: Double?, _ d: Int) -> String { v.map { DemoFormat.fixed($0, d) } ?? "-" }
+            lines.append("  version \(m.version)  resolved \(m.resolved)  pending labels \(m.pending)")
+            lines.append("  AUC \(f(m.auc, 3))  log loss \(f(m.logLoss, 4))  mean score \(f(m.meanScore, 4))"
+                         + "  observed positive rate \(f(m.positiveRate, 4))")
+        } else {
+            lines.append("  model version \(stats.modelVersion.map(String.init) ?? "-") (from the score records);"
+                         + " no resolved predictions yet")
+        }
         lines.append("")
         lines.append("Alerts")
         if stats.recentAlerts.isEmpty {
@@ -120,6 +127,11 @@ enum DemoView {
             "lag=\(frame.health.totalLag.map(String.init) ?? "-")",
         ]
         if let mean = stats.histogram.mean { parts.append("mean_score=\(DemoFormat.fixed(mean, 4))") }
+        if let m = frame.health.model {
+            parts.append("model_resolved=\(m.resolved)")
+            if let auc = m.auc { parts.append("model_auc=\(DemoFormat.fixed(auc, 3))") }
+            if let loss = m.logLoss { parts.append("model_logloss=\(DemoFormat.fixed(loss, 4))") }
+        }
         for latest in stats.latestSnapshots {
             if let snapshot = try? DemoFunnelSnapshot.decode(latest.json) {
                 parts.append("funnel[\(snapshot.funnel)]=\(DemoFormat.percent(snapshot.overallConversionRate))"

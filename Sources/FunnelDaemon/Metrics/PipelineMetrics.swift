@@ -30,6 +30,13 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let kafkaTxMessages = "funnelpulse_kafka_tx_messages"
         public static let kafkaRxMessages = "funnelpulse_kafka_rx_messages"
         public static let kafkaBrokerRTT = "funnelpulse_kafka_broker_rtt_seconds"
+        public static let usersEvicted = "funnelpulse_users_evicted_total"
+        public static let pendingLabels = "funnelpulse_pending_labels"
+        public static let modelAUC = "funnelpulse_model_auc"
+        public static let modelLogLoss = "funnelpulse_model_log_loss"
+        public static let modelMeanScore = "funnelpulse_model_mean_score"
+        public static let modelPositiveRate = "funnelpulse_model_positive_rate"
+        public static let modelVersion = "funnelpulse_model_version"
     }
 
     /// Label keys.
@@ -39,6 +46,10 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let partition = "partition"
         public static let client = "client"
         public static let broker = "broker"
+        /// `recent` (the last quality_window resolved predictions) or `all`.
+        public static let window = "window"
+        /// `idle` (TTL in event time) or `capacity` (max_users reached).
+        public static let cause = "cause"
     }
 
     private let factory: any MetricsFactory
@@ -51,6 +62,13 @@ public final class PipelineMetrics: @unchecked Sendable {
     let paused: Gauge
     let unackedOutputs: Gauge
     let assignedPartitions: Gauge
+    let pendingLabels: Gauge
+    let modelVersion: Gauge
+    private let evictedIdle: Counter
+    private let evictedCapacity: Counter
+    /// [recent, all] × [auc, log loss, mean score, positive rate].
+    private let quality: [[Gauge]]
+    private var reportedEvictions = (idle: 0, capacity: 0)
     private let rejected: [Counter]
     private var outputs: [String: Counter] = [:]
     private var outputErrors: [String: Counter] = [:]
@@ -70,6 +88,15 @@ public final class PipelineMetrics: @unchecked Sendable {
         paused = Gauge(label: Name.paused, factory: factory)
         unackedOutputs = Gauge(label: Name.unackedOutputs, factory: factory)
         assignedPartitions = Gauge(label: Name.assignedPartitions, factory: factory)
+        pendingLabels = Gauge(label: Name.pendingLabels, factory: factory)
+        modelVersion = Gauge(label: Name.modelVersion, factory: factory)
+        evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
+        evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
+        quality = ["recent", "all"].map { window in
+            [Name.modelAUC, Name.modelLogLoss, Name.modelMeanScore, Name.modelPositiveRate].map {
+                Gauge(label: $0, dimensions: [(Label.window, window)], factory: factory)
+            }
+        }
         // One counter per reason up front: the reasons are a closed set and dashboards want zeros.
         rejected = DeadLetterReason.allCases.map {
             Counter(label: Name.eventsRejected, dimensions: [(Label.reason, $0.name)], factory: factory)
@@ -86,6 +113,24 @@ public final class PipelineMetrics: @unchecked Sendable {
         for index in rejected.indices where index < new.rejected.count && index < old.rejected.count {
             let delta = new.rejected[index] - old.rejected[index]
             if delta > 0 { rejected[index].increment(by: delta) }
+        }
+    }
+
+    /// Users evicted since the last batch, the model's pending labels and its live quality.
+    func recordState(_ engine: borrowing Engine) {
+        let idle = engine.users.evictedIdle - reportedEvictions.idle
+        let capacity = engine.users.evictedCapacity - reportedEvictions.capacity
+        if idle > 0 { evictedIdle.increment(by: idle) }
+        if capacity > 0 { evictedCapacity.increment(by: capacity) }
+        reportedEvictions = (engine.users.evictedIdle, engine.users.evictedCapacity)
+        guard let model = engine.model else { return }
+        pendingLabels.record(model.pending.count)
+        modelVersion.record(Int64(clamping: model.version))
+        for (w, acc) in [model.quality.recent, model.quality.all].enumerated() {
+            if let v = acc.auc { quality[w][0].record(v) }
+            if let v = acc.logLoss { quality[w][1].record(v) }
+            if let v = acc.meanScore { quality[w][2].record(v) }
+            if let v = acc.positiveRate { quality[w][3].record(v) }
         }
     }
 

@@ -109,6 +109,19 @@ extension Pipeline {
             metrics.recordOutputRetries(counts.retried[index], topic: topic)
         }
         metrics.trackedUsers.record(engine.users.count)
+        metrics.recordState(engine)
+        var modelView: PipelineHealth.ModelView?
+        if let model = engine.model {
+            let recent = model.quality.recent
+            modelView = .init(version: model.version, resolved: model.quality.all.count, pending: model.pending.count,
+                              auc: recent.auc, logLoss: recent.logLoss, meanScore: recent.meanScore,
+                              positiveRate: recent.positiveRate)
+        }
+        let read = stats.read
+        health.update {
+            $0.model = modelView
+            $0.eventsRead = read
+        }
         if engine.watermark != .min { metrics.watermark.record(Double(engine.watermark) / 1_000_000) }
         metrics.unackedOutputs.record(publisher.unacked)
         let now = Int64(Date().timeIntervalSince1970 * 1000)

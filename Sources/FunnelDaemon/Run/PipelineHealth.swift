@@ -12,6 +12,21 @@ public final class PipelineHealth: Sendable {
         public var paused = false
         /// Why the pipeline stopped for good (undeliverable output, fatal client state).
         public var failure: String?
+        /// The conversion model's live quality (nil while the model is off).
+        public var model: ModelView?
+        /// Events the engine has read so far.
+        public var eventsRead = 0
+    }
+
+    /// The model's progressive quality over its recent window, from resolved predictions only.
+    public struct ModelView: Sendable, Equatable {
+        public var version: UInt64 = 0
+        public var resolved = 0
+        public var pending = 0
+        public var auc: Double?
+        public var logLoss: Double?
+        public var meanScore: Double?
+        public var positiveRate: Double?
     }
 
     private let state = Mutex(Snapshot())
