@@ -115,7 +115,8 @@ enum BenchSupport {
                 ("users", "\(engine.users.count)"), ("evicted", "\(engine.users.evictedIdle + engine.users.evictedCapacity)"),
                 ("scores", "\(sink.scores)"), ("snapshots", "\(sink.snapshots)"),
                 ("seconds", String(format: "%.2f", seconds)), ("events_per_s", si(rate)),
-                ("user_bytes", String(format: "%.0f", engine.users.bytesPerUser)),
+                ("state_bytes_per_user", String(format: "%.0f", engine.users.stateBytesPerUser)),
+                ("allocated_bytes_per_user", String(format: "%.0f", engine.users.bytesPerUser)),
                 ("rss_MB", String(format: "%.0f", Double(residentBytes()) / 1e6)),
             ]))
         }

@@ -33,6 +33,11 @@ public struct UserStore: Sendable {
 
     public static var recordBytes: Int { MemoryLayout<UserRecord>.stride }
 
+    /// State per tracked user: its record plus its share of the index (no allocation slack).
+    public var stateBytesPerUser: Double {
+        Double(Self.recordBytes) + Double(index.count * MemoryLayout<UInt32>.stride) / Double(max(count, 1))
+    }
+
     @inline(__always)
     public func slot(of key: UInt64) -> Int? {
         var i = Int(truncatingIfNeeded: key) & mask
@@ -75,6 +80,10 @@ public struct UserStore: Sendable {
             records[slot] = UserRecord()
         } else {
             slot = records.count
+            if records.count == records.capacity {
+                // Grow by a quarter rather than doubling: the slab is most of the engine's memory.
+                records.reserveCapacity(records.count + max(4096, records.count / 4))
+            }
             records.append(UserRecord())
         }
         records[slot].key = key
