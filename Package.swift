@@ -61,9 +61,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fixtures shared by the daemon tests and the broker integration tests.
+        .target(
+            name: "FunnelTestSupport",
+            dependencies: [
+                "FunnelDaemon", "FunnelKafka", "FunnelCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/FunnelTestSupport"
+        ),
         .testTarget(name: "FunnelCoreTests", dependencies: ["FunnelCore"]),
         .testTarget(name: "FunnelKafkaTests", dependencies: ["FunnelKafka"]),
-        .testTarget(name: "FunnelDaemonTests", dependencies: ["FunnelDaemon", "FunnelCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["FunnelDaemon", "FunnelKafka", "FunnelCore"]),
+        .testTarget(name: "FunnelDaemonTests", dependencies: ["FunnelDaemon", "FunnelCore", "FunnelKafka", "FunnelTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["FunnelDaemon", "FunnelKafka", "FunnelCore", "FunnelTestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import FunnelTestSupport
 import Foundation
 import FunnelCore
 import FunnelKafka

@@ -5,22 +5,22 @@ import Logging
 import Synchronization
 import Testing
 
-@testable import FunnelDaemon
+import FunnelDaemon
 
 /// Scaffolding for the `run` pipeline tests: event fixtures, the engine's own answer for them,
 /// producing inputs, collecting outputs, reading committed offsets.
-enum RunSupport {
-    static func logger() -> Logger {
+public enum RunSupport {
+    public static func logger() -> Logger {
         var logger = Logger(label: "run-test")
         logger.logLevel = .warning
         return logger
     }
 
-    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+    public static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 
     /// Canonical JSON events: users cycle, types walk the default funnel, 7 s apart (several
     /// funnel windows close along the way). Purchases are the only accepted events without a score.
-    static func events(_ count: Int, users: Int = 20, firstID: Int = 0) -> [String] {
+    public static func events(_ count: Int, users: Int = 20, firstID: Int = 0) -> [String] {
         let types = ["page", "view", "cart", "checkout", "purchase"]
         return (firstID..<(firstID + count)).map { i in
             let ts = 1_700_000_000_000 + Int64(i) * 7_000
@@ -28,14 +28,14 @@ enum RunSupport {
         }
     }
 
-    static func engineConfig() -> EngineConfig {
+    public static func engineConfig() -> EngineConfig {
         var config = EngineConfig()
         config.dedupeCapacity = 10_000
         return config
     }
 
     /// The daemon configuration for one test: unique topics and group, test-friendly timings.
-    static func config(bootstrap: String, partitions: Int = 1, createTopics: Bool = false) -> FunnelPulseConfig {
+    public static func config(bootstrap: String, partitions: Int = 1, createTopics: Bool = false) -> FunnelPulseConfig {
         var config = FunnelPulseConfig()
         config.engine = engineConfig()
         config.inputs = [.init(topic: unique("in"))]
@@ -63,11 +63,11 @@ enum RunSupport {
     }
 
     /// What the engine alone makes of `lines` (no `finish`: a daemon never ends its stream).
-    struct Expected {
-        var deadLetters = 0
-        var snapshots: [String] = []
-        var scoredEventIDs: [String] = []
-        var purchases = 0
+    public struct Expected {
+        public var deadLetters = 0
+        public var snapshots: [String] = []
+        public var scoredEventIDs: [String] = []
+        public var purchases = 0
     }
 
     private struct CollectingSink: EngineSink {
@@ -90,7 +90,7 @@ enum RunSupport {
     }
 
     /// `nil` lines are tombstones.
-    static func expected(_ lines: [String?], config: EngineConfig) throws -> Expected {
+    public static func expected(_ lines: [String?], config: EngineConfig) throws -> Expected {
         var engine = try Engine(config: config)
         var decoder = RecordDecoder(mapping: try CompiledMapping(.canonicalJSON))
         var sink = CollectingSink()
@@ -111,7 +111,7 @@ enum RunSupport {
 
     // MARK: - Kafka helpers
 
-    static func produce(_ lines: [String?], topic: String, bootstrap: String, keyed: Bool = false) throws {
+    public static func produce(_ lines: [String?], topic: String, bootstrap: String, keyed: Bool = false) throws {
         let producer = try KafkaProducer(configuration: ["bootstrap.servers": bootstrap, "linger.ms": "5"],
                                          logger: logger())
         for (index, line) in lines.enumerated() {
@@ -128,20 +128,20 @@ enum RunSupport {
         #expect(failures == 0)
     }
 
-    static func withBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+    public static func withBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
         guard let bytes else { return try body(nil) }
         return try bytes.withUnsafeBytes { try body($0) }
     }
 
-    struct Output: Sendable {
-        var topic: String
-        var key: String?
-        var value: String
-        var headers: [String: String]
+    public struct Output: Sendable {
+        public var topic: String
+        public var key: String?
+        public var value: String
+        public var headers: [String: String]
     }
 
     /// Reads the output topics from the beginning until `done` says so or time runs out.
-    static func collect(_ config: FunnelPulseConfig, seconds: Double = 40,
+    public static func collect(_ config: FunnelPulseConfig, seconds: Double = 40,
                         until done: ([Output]) -> Bool) throws -> [Output] {
         let consumer = try KafkaConsumer(
             configuration: [
@@ -167,7 +167,7 @@ enum RunSupport {
     }
 
     /// The group's committed offsets for partitions 0..<partitions of `topic`.
-    static func committed(_ config: FunnelPulseConfig, partitions: Int = 1) throws -> [Int32: Int64?] {
+    public static func committed(_ config: FunnelPulseConfig, partitions: Int = 1) throws -> [Int32: Int64?] {
         let consumer = try KafkaConsumer(
             configuration: ["bootstrap.servers": config.kafka.bootstrapServers, "group.id": config.kafka.groupID,
                             "enable.auto.commit": "false"],
@@ -177,13 +177,13 @@ enum RunSupport {
         return Dictionary(uniqueKeysWithValues: result.map { ($0.key.partition, $0.value) })
     }
 
-    static func makePipeline(_ config: FunnelPulseConfig) throws -> Pipeline {
+    public static func makePipeline(_ config: FunnelPulseConfig) throws -> Pipeline {
         try Pipeline(config: config, mappings: [try CompiledMapping(.canonicalJSON)], logger: logger(),
                      metrics: PipelineMetrics(factory: MetricsSetup().factory))
     }
 
     /// Polls `condition` every 50 ms for up to `seconds`.
-    static func eventually(seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
+    public static func eventually(seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try condition() { return true }
@@ -194,5 +194,5 @@ enum RunSupport {
 }
 
 extension [RunSupport.Output] {
-    func on(_ topic: String) -> [RunSupport.Output] { filter { $0.topic == topic } }
+    public func on(_ topic: String) -> [RunSupport.Output] { filter { $0.topic == topic } }
 }
