@@ -1,19 +1,31 @@
 /// Drops exact duplicates by event id within a span of event time.
 ///
-/// Two generations of ids: the current one and the previous one, rotated when the stream's
-/// event time crosses the span (or early when a generation fills up), so memory is bounded and
-/// an id is remembered for between one and two spans.
+/// One open-addressing table of (id, generation): an id is a duplicate while its generation is
+/// the current or the previous one, so it is remembered for between one and two spans. One probe
+/// per event (two separate generation tables would cost two cache misses). Generations rotate when
+/// the stream's event time crosses the span, or early when one fills up; a rotation drops the
+/// entries that just aged out, so memory stays bounded.
 public struct Deduplicator: Sendable {
-    private var current: U64Set
-    private var previous: U64Set
+    private struct Slot: Sendable {
+        var key: UInt64 = 0
+        var generation: UInt32 = 0
+    }
+
+    private var slots: [Slot]
+    private var mask: Int
+    private var live = 0
+    private var currentCount = 0
+    private var generation: UInt32 = 2
+    private let capacity: Int
     private let spanMicros: Int64
     private var generationStart: Int64 = .min
     public private(set) var earlyRotations = 0
 
     public init(spanSeconds: Int, capacity: Int) {
         spanMicros = Int64(spanSeconds) * 1_000_000
-        current = U64Set(capacity: capacity)
-        previous = U64Set(capacity: capacity)
+        self.capacity = max(capacity, 16)
+        slots = Array(repeating: Slot(), count: 1 << 12)
+        mask = (1 << 12) - 1
     }
 
     public var isEnabled: Bool { spanMicros > 0 }
@@ -23,87 +35,53 @@ public struct Deduplicator: Sendable {
     public mutating func isDuplicate(_ key: UInt64, streamTime: Int64) -> Bool {
         if generationStart == .min { generationStart = streamTime }
         if streamTime - generationStart >= spanMicros {
-            rotate(to: streamTime)
-        } else if current.isFull {
+            rotate(at: streamTime)
+        } else if currentCount >= capacity {
             earlyRotations += 1
-            rotate(to: streamTime)
+            rotate(at: streamTime)
         }
-        if previous.contains(key) || current.contains(key) { return true }
-        current.insert(key)
-        return false
-    }
-
-    private mutating func rotate(to time: Int64) {
-        swap(&current, &previous)
-        current.removeAll()
-        generationStart = time
-    }
-}
-
-/// Open-addressing set of non-zero 64-bit keys with a fixed capacity.
-struct U64Set: Sendable {
-    private var slots: [UInt64]
-    private var mask: Int
-    private(set) var count = 0
-    let capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        var size = 16
-        while size < self.capacity * 2 { size <<= 1 }
-        // Allocated lazily up to the needed size: start small, double as it fills.
-        let initial = min(size, 1 << 12)
-        slots = Array(repeating: 0, count: initial)
-        mask = initial - 1
-    }
-
-    var isFull: Bool { count >= capacity }
-
-    @inline(__always)
-    func contains(_ key: UInt64) -> Bool {
         let k = key == 0 ? 1 : key
         var i = Int(truncatingIfNeeded: k) & mask
         while true {
             let s = slots[i]
-            if s == 0 { return false }
-            if s == k { return true }
+            if s.key == 0 { break }
+            if s.key == k {
+                if s.generation &+ 1 >= generation { return true }
+                slots[i].generation = generation  // aged out: remembered afresh
+                currentCount += 1
+                return false
+            }
             i = (i + 1) & mask
         }
+        slots[i] = Slot(key: k, generation: generation)
+        live += 1
+        currentCount += 1
+        if live * 2 > slots.count { rebuild(size: slots.count * 2) }
+        return false
     }
 
-    @inline(__always)
-    mutating func insert(_ key: UInt64) {
-        if (count + 1) * 2 > slots.count { grow() }
-        let k = key == 0 ? 1 : key
-        var i = Int(truncatingIfNeeded: k) & mask
-        while slots[i] != 0 {
-            if slots[i] == k { return }
-            i = (i + 1) & mask
-        }
-        slots[i] = k
-        count += 1
+    private mutating func rotate(at time: Int64) {
+        generation &+= 1
+        generationStart = time
+        currentCount = 0
+        // Keep only the generation that just ended; shrink when it is small.
+        var size = 1 << 12
+        var keep = 0
+        for s in slots where s.key != 0 && s.generation &+ 1 >= generation { keep += 1 }
+        while size < keep * 4 { size <<= 1 }
+        rebuild(size: size)
     }
 
-    mutating func removeAll() {
-        if slots.count > 1 << 12 && count < slots.count / 8 {
-            slots = Array(repeating: 0, count: 1 << 12)
-            mask = slots.count - 1
-        } else {
-            for i in slots.indices { slots[i] = 0 }
-        }
-        count = 0
-    }
-
-    private mutating func grow() {
+    private mutating func rebuild(size: Int) {
         let old = slots
-        slots = Array(repeating: 0, count: old.count * 2)
-        mask = slots.count - 1
-        count = 0
-        for k in old where k != 0 {
-            var i = Int(truncatingIfNeeded: k) & mask
-            while slots[i] != 0 { i = (i + 1) & mask }
-            slots[i] = k
-            count += 1
+        slots = Array(repeating: Slot(), count: size)
+        mask = size - 1
+        live = 0
+        for s in old where s.key != 0 && s.generation &+ 1 >= generation {
+            var i = Int(truncatingIfNeeded: s.key) & mask
+            while slots[i].key != 0 { i = (i + 1) & mask }
+            slots[i] = s
+            live += 1
         }
     }
 }

@@ -7,7 +7,7 @@ public struct DimensionValues: Sendable {
     public static let otherName = "other"
 
     public let cap: Int
-    private var indexByKey: [UInt64: UInt8] = [:]
+    private var indexByKey = U64Map<UInt8>()
     public private(set) var names: [String] = [DimensionValues.noneName]
     public private(set) var overflowed = 0
 
