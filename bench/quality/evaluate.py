@@ -39,7 +39,7 @@ def simulator(events_path, scores_path):
                 rows.append(json.loads(line))
 
     def ts_of(r):
-        t = r.get("timestamp")
+        t = r.get("ts", r.get("timestamp"))
         if isinstance(t, (int, float)):
             return float(t) / (1000.0 if t > 1e11 else 1.0)
         from datetime import datetime

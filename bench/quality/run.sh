@@ -43,3 +43,12 @@ if [ -z "${SKIP_PEERS:-}" ]; then
     (cd bench/quality && ../.venv/bin/python peers.py "../../$DATA" "../../$OUT/peers")
 fi
 (cd bench/quality && ../.venv/bin/python table.py "../../$DATA" "../../$OUT")
+
+# The simulator's stream, where the Bayes-optimal AUC is known from each event's truth.p.
+if [ "$(basename "$BIN")" != fp ]; then
+    "$BIN" simulate --users "${SIM_USERS:-20000}" --hours "${SIM_HOURS:-48}" --seed 7 --out "$OUT/sim.jsonl" 2>/dev/null
+    "$BIN" replay --input "$OUT/sim.jsonl" --config bench/quality/engine.yaml --out "$OUT/sim-out" --quiet
+    echo
+    echo "Simulator (${SIM_USERS:-20000} users, ${SIM_HOURS:-48} h): FunnelPulse progressive AUC vs the Bayes-optimal AUC of truth.p"
+    bench/.venv/bin/python bench/quality/evaluate.py simulator "$OUT/sim.jsonl" "$OUT/sim-out/scores.jsonl"
+fi
