@@ -159,3 +159,61 @@ struct FunnelTests {
         #expect(sink.snapshots.last?.partial == true)
     }
 }
+
+@Suite("Per-source watermarks")
+struct SourceWatermarkTests {
+    /// Feeds (source, line) pairs through one engine.
+    static func run(_ lines: [(Int32, String)], lateness: Double = 5,
+                    idleAfter: [Int: Int32] = [:]) throws -> (Engine, CollectingSink) {
+        var config = EngineConfig()
+        config.allowedLatenessSeconds = lateness
+        var engine = try Engine(config: config)
+        var decoder = RecordDecoder(mapping: try CompiledMapping(.canonicalJSON))
+        var sink = CollectingSink()
+        for source in Set(lines.map(\.0)) { engine.registerSource(source) }
+        for (i, (source, line)) in lines.enumerated() {
+            Array(line.utf8).withUnsafeBytes {
+                engine.process($0, decoder: &decoder, at: SourcePosition(source: source, offset: Int64(i)), sink: &sink)
+            }
+            if let idle = idleAfter[i] { engine.setSourceIdle(idle, true) }
+        }
+        return (engine, sink)
+    }
+
+    @Test func aBacklogOfInterleavedPartitionsIsNotLate() throws {
+        // Two partitions an hour apart in event time, read in alternating batches (a consumer
+        // catching up): with one global watermark every event of partition 1 would be late.
+        var lines: [(Int32, String)] = []
+        for batch in 0..<5 {
+            for k in 0..<10 { lines.append((0, jsonEvent("a\(k)", "view", base + 3600 + Double(batch * 10 + k)))) }
+            for k in 0..<10 { lines.append((1, jsonEvent("b\(k)", "view", base + Double(batch * 10 + k)))) }
+        }
+        let (engine, sink) = try Self.run(lines)
+        #expect(sink.deadLetters.isEmpty)
+        #expect(engine.stats.accepted == 100)
+        // The watermark follows the slower partition.
+        #expect(engine.watermark == Int64((base + 49 - 5) * 1_000_000))
+    }
+
+    @Test func lateIsJudgedAgainstTheEventsOwnPartition() throws {
+        let lines: [(Int32, String)] = [
+            (0, jsonEvent("a", "view", base + 100)), (1, jsonEvent("b", "view", base + 10)),
+            (0, jsonEvent("a", "view", base + 90)),  // own partition at 100, lateness 5: late
+            (1, jsonEvent("b", "view", base + 8)),  // own partition at 10: fine
+        ]
+        let (_, sink) = try Self.run(lines)
+        #expect(sink.deadLetters.map(\.position.offset) == [2])
+    }
+
+    @Test func anIdlePartitionStopsHoldingTheWatermarkBack() throws {
+        var lines: [(Int32, String)] = [(1, jsonEvent("b", "view", base))]
+        lines += (1...5).map { (Int32(0), jsonEvent("a", "view", base + Double($0) * 100)) }
+        let (held, _) = try Self.run(lines)
+        #expect(held.watermark == Int64((base - 5) * 1_000_000))
+        let (released, _) = try Self.run(lines, idleAfter: [0: 1])
+        #expect(released.watermark == Int64((base + 500 - 5) * 1_000_000))
+        // Once the watermark has moved on, an old event of the idle partition is late.
+        let (_, sink) = try Self.run(lines + [(1, jsonEvent("b", "view", base + 1))], idleAfter: [0: 1])
+        #expect(sink.deadLetters.count == 1)
+    }
+}

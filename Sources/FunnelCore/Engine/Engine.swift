@@ -64,6 +64,8 @@ public struct Engine: Sendable {
     let bucketSeconds: [UInt32]
     /// Largest event time accepted so far (µs); `.min` before the first event.
     public private(set) var maxEventTime: Int64 = .min
+    /// Event-time progress per source and the watermark derived from it.
+    public private(set) var sources: SourceWatermarks
     /// The online conversion model (nil when `model.enabled` is false).
     public internal(set) var model: ConversionModel?
 
@@ -74,6 +76,7 @@ public struct Engine: Sendable {
         funnels = FunnelTracker(config: config)
         dedupe = Deduplicator(spanSeconds: config.dedupeWindowSeconds, capacity: config.dedupeCapacity)
         latenessMicros = Int64(config.allowedLatenessSeconds * 1_000_000)
+        sources = SourceWatermarks(lateness: latenessMicros)
         ttlMicros = Int64(config.userTTLSeconds) * 1_000_000
         sessionGapMicros = Int64(config.sessionGapSeconds) * 1_000_000
         bucketSeconds = config.windowSeconds.map { UInt32(max(1, $0 / UserRecord.buckets)) }
@@ -83,8 +86,20 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Watermark: no event older than this is accepted any more.
-    public var watermark: Int64 { maxEventTime == .min ? .min : maxEventTime - latenessMicros }
+    /// Watermark: the event time up to which the engine has applied everything (windows, expiries,
+    /// labels). Min over the active sources of their max event time − allowed lateness.
+    public var watermark: Int64 { sources.watermark }
+
+    /// Drivers mark a source idle when it has nothing more for now (a caught-up partition, an
+    /// exhausted file) so it stops holding the watermark back; its next event reactivates it.
+    public mutating func setSourceIdle(_ source: Int32, _ idle: Bool) {
+        guard source >= 0 else { return }
+        sources.setIdle(Int(source), idle)
+    }
+
+    /// Declares a source before its first event (an assigned partition, an opened file): the
+    /// watermark waits for it until it delivers an event or is marked idle.
+    public mutating func registerSource(_ source: Int32) { setSourceIdle(source, false) }
 
     // MARK: - Input
 
@@ -126,7 +141,8 @@ public struct Engine: Sendable {
     private mutating func apply<S: EngineSink>(
         _ event: Event, record: UnsafeRawBufferPointer, position: SourcePosition, sink: inout S
     ) {
-        if maxEventTime != .min && event.timestamp < watermark {
+        let source = Int(max(position.source, 0))
+        if sources.isLate(event.timestamp, source: source) {
             reject(DecodeFailure(.late, "event time is behind the watermark (allowed lateness exceeded)"),
                    record: record, position: position, sink: &sink)
             return
@@ -139,13 +155,14 @@ public struct Engine: Sendable {
         }
         stats.accepted += 1
         if event.timestamp > maxEventTime { maxEventTime = event.timestamp }
+        sources.observe(event.timestamp, source: source)
 
         // Model protocol (docs/model.md): (1) the watermark resolves negatives, (2) a purchase
         // resolves its user's positives, (3) the event joins the user's state, (4) other events
         // are scored from that state and frozen until their label resolves.
         if model != nil {
             let wm = watermark
-            model?.advance(watermark: wm)
+            if wm != .min { model?.advance(watermark: wm) }
             if event.type == .purchase { model?.purchase(user: event.userKey, at: event.timestamp) }
         }
         let context = updateUser(event)
@@ -160,9 +177,10 @@ public struct Engine: Sendable {
         let dims = funnels.dimensionSlots(for: event, record: record)
         funnels.add(time: event.timestamp, userKey: event.userKey, type: event.type, dims: dims)
         let wm = watermark
+        guard wm != .min else { return }
         funnels.advance(to: wm) { sink.snapshot($0) }
         // Amortised idle eviction: a few users per event keeps the pause bounded.
-        users.evictIdle(before: wm - ttlMicros, limit: 4)
+        users.evictIdle(before: wm &- ttlMicros, limit: 4)
     }
 
     /// End of a bounded input: releases buffered events and emits the open window as partial.

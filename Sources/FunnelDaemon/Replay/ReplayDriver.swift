@@ -147,7 +147,9 @@ public struct ReplayDriver {
         }
         for i in readers.indices {
             decoders[i].startSource()
+            engine.registerSource(Int32(i))
             try load(i)
+            if heads[i] == nil { engine.setSourceIdle(Int32(i), true) }
         }
         var n = 0
         while true {
@@ -169,6 +171,8 @@ public struct ReplayDriver {
             engine.ingest(head.outcome, record: head.record,
                           at: SourcePosition(source: Int32(pick), offset: head.line), sink: &sink)
             try load(pick)
+            // An exhausted file no longer holds the watermark back.
+            if heads[pick] == nil { engine.setSourceIdle(Int32(pick), true) }
             n &+= 1
             if n & 0xFFFF == 0 {
                 if let error = sink.writeError { throw error }

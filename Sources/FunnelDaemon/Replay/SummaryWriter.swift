@@ -23,7 +23,7 @@ enum SummaryWriter {
             out.key(reason.name); out.int(stats.rejected[Int(reason.rawValue)])
         }
         out.endObject()
-        out.key("first_watermark_ms")
+        out.key("watermark_ms")
         if engine.maxEventTime == .min { out.null() } else { out.int(engine.watermark / 1000) }
         out.key("max_event_time")
         if engine.maxEventTime == .min { out.null() } else { out.timestamp(engine.maxEventTime) }

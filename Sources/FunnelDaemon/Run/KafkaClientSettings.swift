@@ -11,6 +11,10 @@ enum KafkaClientSettings {
             // Auto-commit only ever commits offsets the pipeline stored, i.e. fully acknowledged ones.
             "enable.auto.commit": "true",
             "auto.commit.interval.ms": "1000",
+            // End-of-partition events mark caught-up partitions idle for the watermark.
+            "enable.partition.eof": "true",
+            // Don't let a quiet partition hold a fetch (and so latency) for the default 500 ms.
+            "fetch.wait.max.ms": "10",
         ]
         merge(config, into: &settings)
         settings["group.id"] = config.kafka.groupID

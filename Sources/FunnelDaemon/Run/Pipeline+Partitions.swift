@@ -10,6 +10,10 @@ extension Pipeline {
     func installHooks() {
         consumer.onPartitionsAssigned = { [weak self] partitions in self?.partitionsAssigned(partitions) }
         consumer.onPartitionsRevoked = { [weak self] partitions in self?.partitionsRevoked(partitions) }
+        consumer.onPartitionEOF = { [weak self] partition, _ in
+            guard let self, let slot = self.publisher.ledger.slot(of: partition) else { return }
+            self.caughtUpSlots.append(slot)
+        }
         consumer.onError = { [weak self] error in
             self?.logger.warning("kafka consumer error", metadata: ["error": "\(error)"])
         }
@@ -19,7 +23,7 @@ extension Pipeline {
     }
 
     private func partitionsAssigned(_ partitions: [TopicPartition]) {
-        for partition in partitions { _ = activate(partition) }
+        for partition in partitions { assignedSlots.append(activate(partition)) }
         assignment = partitions
         // A new assignment starts fetching; the next batch re-applies back-pressure if needed.
         paused = false
@@ -45,7 +49,11 @@ extension Pipeline {
         }
         storeCommittable()
         commitSync()
-        for partition in partitions { publisher.ledger.deactivate(partition) }
+        for partition in partitions {
+            // A revoked partition must not hold this engine's watermark back any more.
+            if let slot = publisher.ledger.slot(of: partition) { caughtUpSlots.append(slot) }
+            publisher.ledger.deactivate(partition)
+        }
         assignment.removeAll { partitions.contains($0) }
         cachedPartition = -1
         metrics.assignedPartitions.record(assignment.count)

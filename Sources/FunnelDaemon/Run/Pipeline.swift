@@ -45,6 +45,10 @@ public final class Pipeline: @unchecked Sendable {
     var cachedTopic = ""
     var cachedPartition: Int32 = -1
     var cachedSlot: Int32 = -1
+    /// Partitions that reached their end during the last poll (marked idle in the engine after it).
+    var caughtUpSlots: [Int32] = []
+    /// Partitions assigned during the last poll: they hold the watermark until they report.
+    var assignedSlots: [Int32] = []
     var paused = false
     var assignment: [TopicPartition] = []
 
@@ -171,6 +175,11 @@ public final class Pipeline: @unchecked Sendable {
                 failure = error
                 break
             }
+            // Caught-up partitions stop holding the watermark back (per-partition watermarks).
+            for slot in assignedSlots { engine.registerSource(slot) }
+            assignedSlots.removeAll(keepingCapacity: true)
+            for slot in caughtUpSlots { engine.setSourceIdle(slot, true) }
+            caughtUpSlots.removeAll(keepingCapacity: true)
             publisher.service(timeoutMilliseconds: 0)
             storeCommittable()
             applyBackPressure()
