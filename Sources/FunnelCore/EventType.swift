@@ -18,7 +18,10 @@ public enum EventType: UInt8, CaseIterable, Sendable, Codable {
     case custom = 8
 
     /// The name used in configuration files and in every output record.
-    public var name: String {
+    public var name: String { staticName.description }
+
+    /// The same name as a `StaticString`, for writers that append bytes without allocating.
+    public var staticName: StaticString {
         switch self {
         case .page: "page"
         case .view: "view"

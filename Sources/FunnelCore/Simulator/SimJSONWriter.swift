@@ -15,7 +15,7 @@ enum SimJSONWriter {
         append("\",\"session_id\":\"s-", &out)
         appendInt(Int64(r.session), &out)
         append("\",\"type\":\"", &out)
-        append(typeName(r.type), &out)
+        append(r.type.staticName, &out)
         out.append(UInt8(ascii: "\""))
         if r.item >= 0 {
             append(",\"item_id\":\"i-", &out)
@@ -51,21 +51,6 @@ enum SimJSONWriter {
             out.append(UInt8(ascii: "}"))
         }
         append("}\n", &out)
-    }
-
-    @inline(__always)
-    static func typeName(_ type: EventType) -> StaticString {
-        switch type {
-        case .page: "page"
-        case .view: "view"
-        case .search: "search"
-        case .cart: "cart"
-        case .removeFromCart: "remove_from_cart"
-        case .fav: "fav"
-        case .checkout: "checkout"
-        case .purchase: "purchase"
-        case .custom: "custom"
-        }
     }
 
     @inline(__always)
