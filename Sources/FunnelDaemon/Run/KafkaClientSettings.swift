@@ -26,7 +26,7 @@ enum KafkaClientSettings {
             "linger.ms": "5",
             "acks": "all",
         ]
-        merge(config, into: &settings)
+        merge(config, into: &settings, skipping: consumerOnly)
         // Retries inside librdkafka must not reorder or duplicate: idempotence is not optional.
         settings["enable.idempotence"] = "true"
         return settings
@@ -34,15 +34,27 @@ enum KafkaClientSettings {
 
     static func admin(_ config: FunnelPulseConfig) -> [String: String] {
         var settings: [String: String] = [:]
-        merge(config, into: &settings)
+        merge(config, into: &settings, skipping: consumerOnly)
         return settings
     }
 
-    private static func merge(_ config: FunnelPulseConfig, into settings: inout [String: String]) {
+    /// Consumer properties that librdkafka warns about (CONFWARN) when a producer is given them;
+    /// the passthrough is one map for both clients, so they are left out of the producer's copy.
+    static let consumerOnly: Set<String> = [
+        "group.id", "group.instance.id", "partition.assignment.strategy", "session.timeout.ms",
+        "heartbeat.interval.ms", "max.poll.interval.ms", "auto.offset.reset", "enable.auto.commit",
+        "auto.commit.interval.ms", "enable.auto.offset.store", "enable.partition.eof", "fetch.wait.max.ms",
+        "fetch.min.bytes", "fetch.max.bytes", "max.partition.fetch.bytes", "fetch.message.max.bytes",
+        "queued.min.messages", "queued.max.messages.kbytes", "isolation.level", "check.crcs",
+        "coordinator.query.interval.ms",
+    ]
+
+    private static func merge(_ config: FunnelPulseConfig, into settings: inout [String: String],
+                              skipping skipped: Set<String> = []) {
         if config.kafka.statisticsIntervalMs > 0 {
             settings["statistics.interval.ms"] = String(config.kafka.statisticsIntervalMs)
         }
-        for (key, value) in config.kafka.librdkafka { settings[key] = value }
+        for (key, value) in config.kafka.librdkafka where !skipped.contains(key) { settings[key] = value }
         settings["bootstrap.servers"] = config.kafka.bootstrapServers
     }
 }
