@@ -62,12 +62,7 @@ extension Simulator {
                     botNumber += 1
                     let ip: UInt32 = 172 << 24 | 16 << 16 | botNumber
                     let user = addActor(.bot, incident: index, ip: ip, entry: &entry)
-                    let s = allocateSession()
-                    sessions[s].id = newSessionNumber()
-                    sessions[s].device = 1
-                    sessions[s].channel = 4
-                    sessions[s].ip = ip
-                    sessions[s].userAgent = 900 + Int32(index)
+                    let s = scriptedSession(ip: ip, userAgent: 900 + Int32(index))
                     sessions[s].interval = gap
                     sessions[s].stopTime = end
                     actors[user].session = Int32(s)
@@ -81,16 +76,11 @@ extension Simulator {
                     testerNumber += 1
                     let ip: UInt32 = 192 << 24 | 168 << 16 | testerNumber
                     let user = addActor(.cardTester, incident: index, ip: ip, entry: &entry)
-                    let s = allocateSession()
+                    let s = scriptedSession(ip: ip, userAgent: 950 + Int32(index))
                     let interval = Double(3000 + random.below(9001))
                     let span = Double(max(1, attempts)) * interval + 1000
                     let origin = start + (random.uniform() * max(0, end - start - span)).rounded(.down)
                     let item = random.below(catalog.itemCount)
-                    sessions[s].id = newSessionNumber()
-                    sessions[s].device = 1
-                    sessions[s].channel = 4
-                    sessions[s].ip = ip
-                    sessions[s].userAgent = 950 + Int32(index)
                     sessions[s].interval = interval
                     sessions[s].origin = origin
                     sessions[s].targetItem = Int32(item)
@@ -211,5 +201,19 @@ extension Simulator {
             return true
         }
         return false
+    }
+}
+
+extension Simulator {
+    /// A session for a scripted incident actor (bot, card tester): one fixed device, channel,
+    /// ip and user agent; the caller sets its pacing.
+    mutating func scriptedSession(ip: UInt32, userAgent: Int32) -> Int {
+        let s = allocateSession()
+        sessions[s].id = newSessionNumber()
+        sessions[s].device = 1
+        sessions[s].channel = 4
+        sessions[s].ip = ip
+        sessions[s].userAgent = userAgent
+        return s
     }
 }
