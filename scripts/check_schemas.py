@@ -12,7 +12,9 @@
         DIR/summary.json against their schemas,
         the line counts against summary.json's `outputs`, and FILE's first 2000 lines against
         schemas/event.schema.json. scores.jsonl may be absent only when summary.json has no
-        `model` block (the model was off).
+        `model` block (the model was off). DIR/alerts.jsonl (every line) against
+        schemas/alert.schema.json when present (required when summary.json has `alerts`);
+        --alert-families funnel,fraud,signal requires alerts of those families.
 
 Each check prints `ok` or `FAIL` with the file; a failure names the file, the line and the JSON
 path of the failing value. The last line is `check_schemas: N passed, M failed`; the exit status
@@ -281,7 +283,25 @@ def check_jsonl(report: Report, path: Path, schema_name: str, limit: int, max_by
     return total
 
 
-def check_outputs(report: Report, directory: Path, events: Path | None, limit: int, max_bytes: int) -> None:
+def check_alert_families(report: Report, path: Path, families: list[str]) -> None:
+    what = f"{rel(path)} holds alerts of families {', '.join(families)}"
+    seen: set[str] = set()
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                seen.add(json.loads(line).get("family", "?"))
+    except (OSError, ValueError) as error:
+        report.fail(what, [f"{rel(path)}: cannot read: {error}"])
+        return
+    missing = [f for f in families if f not in seen]
+    if missing:
+        report.fail(what, [f"{rel(path)}: no {', '.join(missing)} alert (families seen: {sorted(seen)})"])
+    else:
+        report.ok(what)
+
+
+def check_outputs(report: Report, directory: Path, events: Path | None, limit: int, max_bytes: int,
+                  alert_families: list[str] | None = None) -> None:
     if not directory.is_dir():
         report.fail(rel(directory), [f"{rel(directory)}: not a directory"])
         return
@@ -315,6 +335,16 @@ def check_outputs(report: Report, directory: Path, events: Path | None, limit: i
             continue
         counts[name] = check_jsonl(report, path, schema_name, limit, max_bytes)
 
+    alerts_path = directory / "alerts.jsonl"
+    alerts_on = summary is None or "alerts" in summary
+    if alerts_path.exists():
+        # Every alert line, not a sample: alerts are few and each kind has its own fields.
+        counts["alerts.jsonl"] = check_jsonl(report, alerts_path, "alert.schema.json", 1 << 30)
+        if alert_families:
+            check_alert_families(report, alerts_path, alert_families)
+    elif alerts_on:
+        report.fail(f"{rel(alerts_path)} against schemas/alert.schema.json", [f"{rel(alerts_path)}: missing"])
+
     if summary is not None and isinstance(summary.get("outputs"), dict):
         what = f"{rel(directory)}: line counts match summary.json outputs"
         problems = []
@@ -347,6 +377,8 @@ def main(argv: list[str]) -> int:
     outputs.add_argument("--events", type=Path, help="input events file (first 2000 lines are checked)")
     outputs.add_argument("--max-lines", type=int, default=5000,
                          help="lines validated per output file, first and last always included (default 5000)")
+    outputs.add_argument("--alert-families", default="",
+                         help="comma-separated alert families (funnel, fraud, signal) alerts.jsonl must contain")
     outputs.add_argument("--max-bytes", type=int, default=2 << 20,
                          help="about this much JSON validated per output file (large funnel snapshots "
                               "take ~10 ms each); 0 = no byte limit (default 2 MiB)")
@@ -358,7 +390,8 @@ def main(argv: list[str]) -> int:
     else:
         if args.max_lines < 2:
             parser.error("--max-lines must be at least 2")
-        check_outputs(report, args.dir, args.events, args.max_lines, args.max_bytes)
+        families = [f for f in args.alert_families.split(",") if f]
+        check_outputs(report, args.dir, args.events, args.max_lines, args.max_bytes, families)
     return report.finish()
 
 

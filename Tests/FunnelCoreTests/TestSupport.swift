@@ -5,6 +5,7 @@ struct CollectingSink: EngineSink {
     var deadLetters: [(reason: DeadLetterReason, position: SourcePosition)] = []
     var accepted: [(userKey: UInt64, type: EventType, time: Int64, context: EventContext)] = []
     var snapshots: [FunnelSnapshot] = []
+    var alerts: [Alert] = []
 
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
         deadLetters.append((failure.reason, position))
@@ -16,6 +17,8 @@ struct CollectingSink: EngineSink {
     }
 
     mutating func snapshot(_ snapshot: FunnelSnapshot) { snapshots.append(snapshot) }
+
+    mutating func alert(_ alert: Alert) { alerts.append(alert) }
 }
 
 /// Decodes one record with a mapping; `nil` event means rejected (reason returned).

@@ -68,6 +68,9 @@ public enum RunSupport {
         public var snapshots: [String] = []
         public var scoredEventIDs: [String] = []
         public var purchases = 0
+        /// Alert records (JSON) and their Kafka keys, in emission order.
+        public var alerts: [String] = []
+        public var alertKeys: [String] = []
     }
 
     private struct CollectingSink: EngineSink {
@@ -86,6 +89,12 @@ public enum RunSupport {
         }
         mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
             expected.scoredEventIDs.append(TextField.string(event.eventID, in: record))
+        }
+        mutating func alert(_ alert: Alert) {
+            var buffer = JSONBuffer()
+            AlertRecord.encode(alert, into: &buffer)
+            expected.alerts.append(String(decoding: buffer.bytes, as: UTF8.self))
+            expected.alertKeys.append(AlertRecord.key(alert))
         }
     }
 
@@ -150,7 +159,8 @@ public enum RunSupport {
                 "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000",
                 "partition.assignment.strategy": "range", "topic.metadata.refresh.interval.ms": "1000",
             ], logger: logger())
-        try consumer.subscribe(topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter])
+        try consumer.subscribe(topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
+                                        config.outputs.alerts])
         var outputs: [Output] = []
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline, !done(outputs) {

@@ -35,9 +35,12 @@ struct RunIntegrationTests {
     func endToEnd() async throws {
         let config = RunSupport.config(bootstrap: Self.bootstrap, partitions: 1, createTopics: true)
         var lines: [String?] = RunSupport.events(400)
+        // A shopper who carts and leaves: the cart-abandonment signal goes to the alerts topic.
+        lines.insert(#"{"event_id":"lonely","ts":1700000014000,"user_id":"lonely","type":"cart","item_id":"i1"}"#, at: 2)
         lines.insert("not json at all", at: 100)
         lines.insert(nil, at: 250)
         let expected = try RunSupport.expected(lines, config: config.engine)
+        #expect(expected.alerts.contains { $0.contains("\"cart_abandonment\"") && $0.contains("\"lonely\"") })
 
         // replay over the same events (a file cannot hold a tombstone; it changes no engine state).
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("replay")).path
@@ -55,6 +58,7 @@ struct RunIntegrationTests {
         _ = try await RunSupport.eventually(seconds: 30) { pipeline.health.snapshot.started }
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: Self.bootstrap)
         let total = expected.deadLetters + expected.snapshots.count + expected.scoredEventIDs.count
+            + expected.alerts.count
         let outputs = try RunSupport.collect(config, seconds: 60) { $0.count >= total }
         let committed = try await RunSupport.eventually(seconds: 20) {
             try RunSupport.committed(config)[0] == Int64(lines.count)
@@ -72,6 +76,10 @@ struct RunIntegrationTests {
         #expect(scores.count + expected.purchases + deadLetters.count == lines.count)
         #expect(outputs.on(config.outputs.funnel).map(\.value) == replaySnapshots)
         #expect(replaySnapshots == expected.snapshots)
+        let alerts = outputs.on(config.outputs.alerts)
+        #expect(alerts.map(\.value) == expected.alerts)
+        #expect(alerts.map(\.key) == expected.alertKeys.map { Optional($0) })
+        #expect(alerts.allSatisfy { $0.headers["schema"] == AlertRecord.schema })
         #expect(committed)
     }
 

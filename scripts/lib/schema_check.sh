@@ -8,7 +8,9 @@
 # Steps: a Python venv under .cache/schema-venv with pinned jsonschema and PyYAML (created or
 # updated when the pins change); `funnelpulse simulate` (300 users, 3000 events, seed 3) plus two
 # malformed lines (truncated JSON, invalid UTF-8); `funnelpulse replay`; then
-# `scripts/check_schemas.py static` and `scripts/check_schemas.py outputs ... --events ...`.
+# `scripts/check_schemas.py static` and `scripts/check_schemas.py outputs ... --events ...`; then a
+# replay of eight simulated hours with incidents (scripts/lib/alert-incidents.yaml) whose
+# alerts.jsonl must validate and hold funnel, fraud and signal alerts.
 # Work files go to WORK_DIR (kept; default: a temporary directory, removed at the end).
 #
 # Prints `schema-checks: N passed, M failed` last: N and M count the checks of check_schemas.py
@@ -56,7 +58,7 @@ run_schema_checks() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/funnelpulse-schema.XXXXXX") || { echo "schema-checks: 0 passed, 1 failed"; return 1; }
     remove_work=1
   fi
-  rm -rf -- "$work/out" "$work/sim.jsonl"
+  rm -rf -- "$work/out" "$work/sim.jsonl" "$work/alerts-out" "$work/alerts-sim.jsonl"
   mkdir -p "$work"
 
   # 1. The venv, re-created when the pins change.
@@ -112,11 +114,23 @@ run_schema_checks() {
     fi
   fi
 
-  # 4. The checks proper.
+  # 4. A replay with one incident of each alert family (scripts/lib/alert-incidents.yaml).
+  local alerted=0
+  if [[ -n $bin ]]; then
+    rc=0
+    { "$bin" simulate --settings "$root/scripts/lib/alert-incidents.yaml" --seed 5 --out "$work/alerts-sim.jsonl" \
+        && "$bin" replay --input "$work/alerts-sim.jsonl" --out "$work/alerts-out" --quiet; } >"$work/alerts.log" 2>&1 || rc=$?
+    _sc_step "funnelpulse simulate + replay with incidents" "$rc" "$work/alerts.log" && alerted=1
+  fi
+
+  # 5. The checks proper.
   if [[ -n $python ]]; then
     _sc_python static
     if ((replayed)); then
       _sc_python outputs "$work/out" --events "$work/sim.jsonl"
+    fi
+    if ((alerted)); then
+      _sc_python outputs "$work/alerts-out" --alert-families funnel,fraud,signal
     fi
   fi
 

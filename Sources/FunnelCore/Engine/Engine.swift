@@ -30,12 +30,17 @@ public protocol EngineSink {
     mutating func snapshot(_ snapshot: FunnelSnapshot)
     /// A live conversion score for `event` (every accepted non-purchase event while the model is on).
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition)
+    /// An alert or signal (funnel drop, fraud rule, cart abandonment) while `alerts.enabled` is true.
+    mutating func alert(_ alert: Alert)
 }
 
 extension EngineSink {
     /// Sinks that do not publish scores need not implement this.
     public mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer,
                                position: SourcePosition) {}
+
+    /// Sinks that do not publish alerts need not implement this.
+    public mutating func alert(_ alert: Alert) {}
 }
 
 /// Counters a run reports (summary.json, /metrics).
@@ -68,6 +73,8 @@ public struct Engine: Sendable {
     public private(set) var sources: SourceWatermarks
     /// The online conversion model (nil when `model.enabled` is false).
     public internal(set) var model: ConversionModel?
+    /// Funnel, fraud and cart-abandonment detectors (nil when `alerts.enabled` is false).
+    public internal(set) var alerts: AlertEngine?
 
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
@@ -84,6 +91,7 @@ public struct Engine: Sendable {
             model = ConversionModel(config: config.model, windowSeconds: config.windowSeconds,
                                     funnel: config.funnels.first ?? .default)
         }
+        if config.alerts.enabled { alerts = AlertEngine(config: config.alerts, engine: config) }
     }
 
     /// Watermark: the event time up to which the engine has applied everything (windows, expiries,
@@ -170,7 +178,13 @@ public struct Engine: Sendable {
             let user = users[context.userSlot]
             if let score = model?.score(event, context: context, user: user) {
                 sink.score(score, event: event, record: record, position: position)
+                if alerts != nil {
+                    alerts?.scored(score.probability, event: event, user: user) { sink.alert($0) }
+                }
             }
+        }
+        if alerts != nil {
+            alerts?.observe(event, context: context, user: users[context.userSlot], record: record) { sink.alert($0) }
         }
         sink.accepted(event, context: context, engine: self, record: record, position: position)
 
@@ -178,16 +192,36 @@ public struct Engine: Sendable {
         funnels.add(time: event.timestamp, userKey: event.userKey, type: event.type, dims: dims)
         let wm = watermark
         guard wm != .min else { return }
-        funnels.advance(to: wm) { sink.snapshot($0) }
+        if alerts == nil {
+            funnels.advance(to: wm) { sink.snapshot($0) }
+        } else {
+            var closed: [FunnelSnapshot] = []
+            funnels.advance(to: wm) { closed.append($0) }
+            publish(closed, sink: &sink)
+            while let due = alerts?.popDueCart(wm) {
+                let record = users.slot(of: due.user).map { users[$0] }
+                alerts?.cartDue(user: due.user, record: record, watermark: wm) { sink.alert($0) }
+            }
+        }
         // Amortised idle eviction: a few users per event keeps the pause bounded.
         users.evictIdle(before: wm &- ttlMicros, limit: 4)
+    }
+
+    /// Snapshots first, then the alerts judged on them.
+    private mutating func publish<S: EngineSink>(_ snapshots: [FunnelSnapshot], sink: inout S) {
+        for snapshot in snapshots {
+            sink.snapshot(snapshot)
+            alerts?.windowClosed(snapshot) { sink.alert($0) }
+        }
     }
 
     /// End of a bounded input: releases buffered events and emits the open window as partial.
     public mutating func finish<S: EngineSink>(sink: inout S) {
         guard maxEventTime != .min else { return }
         model?.finish()
-        funnels.finish(maxEventTime: maxEventTime) { sink.snapshot($0) }
+        var closed: [FunnelSnapshot] = []
+        funnels.finish(maxEventTime: maxEventTime) { closed.append($0) }
+        publish(closed, sink: &sink)
     }
 
     public var dedupeEarlyRotations: Int { dedupe.earlyRotations }

@@ -20,6 +20,8 @@ public struct EngineConfig: Codable, Sendable, Equatable {
     public var rollingWindowSeconds: [Int] = [900, 3600]
     /// The online conversion model.
     public var model = ModelConfig()
+    /// Funnel-drop, fraud and cart-abandonment detection.
+    public var alerts = AlertConfig()
 
     public init() {}
 
@@ -34,7 +36,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         case funnels
         case funnelWindowSeconds = "funnel_window_seconds"
         case rollingWindowSeconds = "rolling_window_seconds"
-        case model
+        case model, alerts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +53,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         funnelWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .funnelWindowSeconds) ?? d.funnelWindowSeconds
         rollingWindowSeconds = try c.decodeIfPresent([Int].self, forKey: .rollingWindowSeconds) ?? d.rollingWindowSeconds
         model = try c.decodeIfPresent(ModelConfig.self, forKey: .model) ?? d.model
+        alerts = try c.decodeIfPresent(AlertConfig.self, forKey: .alerts) ?? d.alerts
     }
 
     /// Checks cross-field rules; the error names the key (prefixed by `path`).
@@ -88,6 +91,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
             throw fail("rolling_window_seconds", "each must be a positive multiple of funnel_window_seconds, ≤ 1440 windows")
         }
         try model.validate(path: "\(path).model")
+        try alerts.validate(path: "\(path).alerts", funnelWindowSeconds: funnelWindowSeconds)
     }
 }
 

@@ -44,11 +44,21 @@ public struct FunnelSnapshot: Sendable {
     public struct BreakdownValue: Sendable {
         public var name: String
         public var steps: [FunnelStepStats]
+
+        public init(name: String, steps: [FunnelStepStats]) {
+            self.name = name
+            self.steps = steps
+        }
     }
 
     public struct Breakdown: Sendable {
         public var dimension: String
         public var values: [BreakdownValue]
+
+        public init(dimension: String, values: [BreakdownValue]) {
+            self.dimension = dimension
+            self.values = values
+        }
     }
 
     public var funnel: String
@@ -63,6 +73,21 @@ public struct FunnelSnapshot: Sendable {
     public var timeToConvert: [TimeToConvert?]
     public var rolling: [Rolling]
     public var breakdowns: [Breakdown]
+
+    public init(funnel: String, stepNames: [String], windowStart: Int64, windowEnd: Int64, watermark: Int64,
+                partial: Bool, steps: [FunnelStepStats], timeToConvert: [TimeToConvert?] = [], rolling: [Rolling] = [],
+                breakdowns: [Breakdown] = []) {
+        self.funnel = funnel
+        self.stepNames = stepNames
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.watermark = watermark
+        self.partial = partial
+        self.steps = steps
+        self.timeToConvert = timeToConvert
+        self.rolling = rolling
+        self.breakdowns = breakdowns
+    }
 
     /// Completed attempts / attempts resolved (completed or dropped at any step) in the window.
     public static func overallRate(_ steps: [FunnelStepStats]) -> Double? {

@@ -79,33 +79,47 @@ public struct OnlineLogistic: Sendable {
 
     /// One online gradient step on a frozen example; `importance` scales the gradient.
     /// `probability`: the model's current prediction for `v` when the caller just computed it.
-    public mutating func learn(_ v: borrowing FeatureVector, label: Bool, importance: Double = 1,
+    public mutating func learn(_ v: FeatureVector, label: Bool, importance: Double = 1,
                                probability: Double? = nil) {
         let p: Double
         if let probability { p = probability } else { p = predict(v) }
         let residual = (p - (label ? 1 : 0)) * importance
-        for k in 0..<v.count {
-            let i = Int(v.indices[k])
-            let g = residual * Double(v.values[k])
-            let g2 = g * g
-            switch optimizer {
-            case .ftrl:
-                let w = weight(i)
-                let n = Double(state[2 &* i &+ 1])
-                let sigma = ((n + g2).squareRoot() - n.squareRoot()) / alpha
-                state[2 &* i] = Float(Double(state[2 &* i]) + g - sigma * w)
-                state[2 &* i &+ 1] = Float(n + g2)
-                weights[i] = Float(weight(i))
-            case .adagrad:
-                let n = Double(state[2 &* i &+ 1]) + g2
-                let rate = alpha / (beta + n.squareRoot())
-                var w = Double(state[2 &* i])
-                w -= rate * (g + l2 * w)
-                let shrink = rate * l1
-                w = w > shrink ? w - shrink : (w < -shrink ? w + shrink : 0)
-                state[2 &* i] = Float(w)
-                state[2 &* i &+ 1] = Float(n)
-                weights[i] = Float(w)
+        let count = v.count
+        let (alpha, beta, l1, l2) = (alpha, beta, l1, l2)
+        // One pass over raw buffers: no uniqueness or bounds checks per feature, and FTRL's old
+        // weight comes from the cached table (the same value `weight(i)` derives, as stored).
+        state.withUnsafeMutableBufferPointer { state in
+            weights.withUnsafeMutableBufferPointer { weights in
+                for k in 0..<count {
+                    let i = Int(v.indices[k])
+                    let g = residual * Double(v.values[k])
+                    let g2 = g * g
+                    switch optimizer {
+                    case .ftrl:
+                        let w = Double(weights[i])
+                        let n = Double(state[2 &* i &+ 1])
+                        let rootN = n.squareRoot()
+                        let rootNext = (n + g2).squareRoot()
+                        let z = Double(state[2 &* i]) + g - (rootNext - rootN) / alpha * w
+                        state[2 &* i] = Float(z)
+                        state[2 &* i &+ 1] = Float(n + g2)
+                        // As `weight(i)` computes it from the stored (Float) state.
+                        let zf = Double(Float(z))
+                        let nf = Double(Float(n + g2))
+                        weights[i] = abs(zf) > l1
+                            ? Float(-(zf - (zf < 0 ? -l1 : l1)) / ((beta + nf.squareRoot()) / alpha + l2)) : 0
+                    case .adagrad:
+                        let n = Double(state[2 &* i &+ 1]) + g2
+                        let rate = alpha / (beta + n.squareRoot())
+                        var w = Double(state[2 &* i])
+                        w -= rate * (g + l2 * w)
+                        let shrink = rate * l1
+                        w = w > shrink ? w - shrink : (w < -shrink ? w + shrink : 0)
+                        state[2 &* i] = Float(w)
+                        state[2 &* i &+ 1] = Float(n)
+                        weights[i] = Float(w)
+                    }
+                }
             }
         }
         updates &+= 1

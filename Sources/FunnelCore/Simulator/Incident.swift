@@ -121,3 +121,20 @@ public enum Incident: Sendable, Codable, Equatable {
         try c.encode(r.end, forKey: .end)
     }
 }
+
+extension Incident {
+    /// The same incident `milliseconds` later (a simulator round that continues the previous one).
+    public func shifted(by milliseconds: Int64) -> Incident {
+        let m = milliseconds
+        switch self {
+        case let .conversionDrop(step, fraction, device, channel, start, end):
+            return .conversionDrop(step: step, fraction: fraction, device: device, channel: channel,
+                                   start: start + m, end: end + m)
+        case let .trackingBreak(type, start, end): return .trackingBreak(type: type, start: start + m, end: end + m)
+        case let .bots(count, rate, start, end): return .bots(count: count, ratePerSecond: rate, start: start + m, end: end + m)
+        case let .cardTesting(users, attempts, approval, start, end):
+            return .cardTesting(users: users, attemptsPerUser: attempts, approvalRate: approval, start: start + m, end: end + m)
+        case let .sharedDevice(accounts, start, end): return .sharedDevice(accounts: accounts, start: start + m, end: end + m)
+        }
+    }
+}

@@ -140,6 +140,7 @@ final class DemoFeeder: Service, Sendable {
         var next = config
         next.start = config.start + max(1, config.duration)
         next.seed = config.seed &+ 1
+        next.incidents = config.incidents.map { $0.shifted(by: max(1, config.duration)) }
         return next
     }
 }

@@ -77,3 +77,14 @@ struct DemoScore: Decodable, Sendable {
         case modelVersion = "model_version"
     }
 }
+
+/// The fields of an alert record the demo board shows.
+struct DemoAlert: Decodable, Sendable {
+    var kind: String
+    var state: String
+    var severity: String
+    var message: String
+
+    /// One board line: `critical firing funnel_drop: <message>`.
+    var line: String { "\(severity) \(state) \(kind): \(message)" }
+}

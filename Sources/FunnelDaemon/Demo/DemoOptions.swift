@@ -52,6 +52,19 @@ public struct DemoOptions: Sendable {
         config.seed = seed
         config.users = users
         config.start = nowMilliseconds - nowMilliseconds % 3_600_000
+        config.incidents = Self.incidents(start: config.start)
         return config
+    }
+
+    /// What the demo's alerts panel has to show, every simulated day: bots, a card-testing burst,
+    /// many accounts on one device, and broken view tracking.
+    static func incidents(start: Int64) -> [Incident] {
+        let hour: Int64 = 3_600_000
+        return [
+            .bots(count: 3, ratePerSecond: 2, start: start + 1 * hour, end: start + 2 * hour),
+            .cardTesting(users: 2, attemptsPerUser: 20, approvalRate: 0.3, start: start + 3 * hour, end: start + 4 * hour),
+            .sharedDevice(accounts: 30, start: start + 5 * hour, end: start + 6 * hour),
+            .trackingBreak(type: .view, start: start + 9 * hour, end: start + 10 * hour),
+        ]
     }
 }

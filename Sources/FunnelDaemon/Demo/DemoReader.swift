@@ -138,7 +138,11 @@ final class DemoReader: Service, @unchecked Sendable {
             let funnel = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "?"
             pending.recordSnapshot(funnel: funnel, json: bytes)
         case topics.alerts:
-            pending.recordAlert(String(decoding: bytes, as: UTF8.self))
+            if let alert = try? decoder.decode(DemoAlert.self, from: Data(bytes)) {
+                pending.recordAlert(alert.line)
+            } else {
+                pending.unreadable += 1
+            }
         case topics.deadLetter:
             pending.deadLetters += 1
             pending.latestDeadLetter = String(decoding: bytes, as: UTF8.self)

@@ -37,6 +37,8 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let modelMeanScore = "funnelpulse_model_mean_score"
         public static let modelPositiveRate = "funnelpulse_model_positive_rate"
         public static let modelVersion = "funnelpulse_model_version"
+        public static let alerts = "funnelpulse_alerts_total"
+        public static let alertsFiring = "funnelpulse_alerts_firing"
     }
 
     /// Label keys.
@@ -50,6 +52,9 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let window = "window"
         /// `idle` (TTL in event time) or `capacity` (max_users reached).
         public static let cause = "cause"
+        /// Alert kind (`funnel_drop`, `velocity`, …) and state (`firing`, `resolved`, `signal`).
+        public static let kind = "kind"
+        public static let state = "state"
     }
 
     private let factory: any MetricsFactory
@@ -71,6 +76,9 @@ public final class PipelineMetrics: @unchecked Sendable {
     private var reportedEvictions = (idle: 0, capacity: 0)
     private let rejected: [Counter]
     private var outputs: [String: Counter] = [:]
+    private var alertCounters: [String: Counter] = [:]
+    private var reportedAlerts = AlertCounts()
+    let alertsFiring: Gauge
     private var outputErrors: [String: Counter] = [:]
     private var outputRetries: [String: Counter] = [:]
     private var lag: [TopicPartition: Gauge] = [:]
@@ -90,6 +98,7 @@ public final class PipelineMetrics: @unchecked Sendable {
         assignedPartitions = Gauge(label: Name.assignedPartitions, factory: factory)
         pendingLabels = Gauge(label: Name.pendingLabels, factory: factory)
         modelVersion = Gauge(label: Name.modelVersion, factory: factory)
+        alertsFiring = Gauge(label: Name.alertsFiring, factory: factory)
         evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
         evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
         quality = ["recent", "all"].map { window in
@@ -132,6 +141,25 @@ public final class PipelineMetrics: @unchecked Sendable {
             if let v = acc.meanScore { quality[w][2].record(v) }
             if let v = acc.positiveRate { quality[w][3].record(v) }
         }
+    }
+
+    /// Alerts published since the last call, by kind and state, and the funnel alerts firing now.
+    func recordAlerts(_ counts: AlertCounts, firing: Int) {
+        alertsFiring.record(firing)
+        guard counts != reportedAlerts else { return }
+        for kind in AlertKind.allCases {
+            for state in AlertState.allCases {
+                let delta = counts.count(kind, state) - reportedAlerts.count(kind, state)
+                guard delta > 0 else { continue }
+                let key = "\(kind.rawValue)|\(state.rawValue)"
+                let counter = alertCounters[key]
+                    ?? Counter(label: Name.alerts, dimensions: [(Label.kind, kind.rawValue), (Label.state, state.rawValue)],
+                               factory: factory)
+                alertCounters[key] = counter
+                counter.increment(by: delta)
+            }
+        }
+        reportedAlerts = counts
     }
 
     func recordOutputs(_ count: Int, topic: String) {

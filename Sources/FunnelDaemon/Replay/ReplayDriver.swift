@@ -2,7 +2,8 @@ import FunnelCore
 import Foundation
 
 /// `funnelpulse replay`: runs the engine over files in event-time order and writes
-/// `DIR/funnel.jsonl`, `DIR/deadletter.jsonl`, `DIR/scores.jsonl` (with the model on) and
+/// `DIR/funnel.jsonl`, `DIR/deadletter.jsonl`, `DIR/scores.jsonl` (with the model on),
+/// `DIR/alerts.jsonl` (with alerting on) and
 /// `DIR/summary.json`. `modelIn` starts the model from a saved state; `modelOut` saves it at the end.
 ///
 /// Several files are merged by event time (each file's records in file order, the file whose
@@ -71,6 +72,7 @@ public struct ReplayDriver {
             sink.featureNames = model.features.names
             sink.stepNames = model.quality.stepNames
         }
+        if engine.alerts != nil { sink.alerts = try FileOutput(path: dir + "/alerts.jsonl") }
         var progress = options.progress ? ProgressBar(totalBytes: readers.reduce(0) { $0 + $1.fileSize }) : nil
 
         let clock = ContinuousClock()
@@ -87,6 +89,7 @@ public struct ReplayDriver {
         try sink.funnel.sync()
         try sink.deadLetters.sync()
         try sink.scores?.sync()
+        try sink.alerts?.sync()
         if let path = options.modelOut, let bytes = engine.saveModel() {
             try ModelFile.write(bytes, to: path)
         }
@@ -98,7 +101,9 @@ public struct ReplayDriver {
             snapshots: sink.snapshots)
         var outputs = ["funnel.jsonl": sink.funnel.records, "deadletter.jsonl": sink.deadLetters.records]
         if let scores = sink.scores { outputs["scores.jsonl"] = scores.records }
-        let summary = SummaryWriter.encode(engine: engine, inputs: options.inputs, result: result, outputs: outputs)
+        if let alerts = sink.alerts { outputs["alerts.jsonl"] = alerts.records }
+        let summary = SummaryWriter.encode(engine: engine, inputs: options.inputs, result: result, outputs: outputs,
+                                           alerts: sink.alerts == nil ? nil : sink.alertCounts)
         let summaryFile = try FileOutput(path: dir + "/summary.json")
         try summaryFile.writeLine(summary)
         try summaryFile.sync()

@@ -12,6 +12,9 @@ struct ReplaySink: EngineSink {
     var buffer = JSONBuffer(capacity: 4096)
     var writeError: (any Error)?
     var snapshots = 0
+    /// `alerts.jsonl` (nil: alerting is off) and what went into it.
+    var alerts: FileOutput? = nil
+    var alertCounts = AlertCounts()
 
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
         buffer.reset()
@@ -37,6 +40,14 @@ struct ReplaySink: EngineSink {
         OutputRecords.encode(snapshot, into: &buffer)
         snapshots += 1
         write(funnel)
+    }
+
+    mutating func alert(_ alert: Alert) {
+        alertCounts.add(alert)
+        guard let alerts else { return }
+        buffer.reset()
+        AlertRecord.encode(alert, into: &buffer)
+        write(alerts)
     }
 
     private mutating func write(_ output: FileOutput) {

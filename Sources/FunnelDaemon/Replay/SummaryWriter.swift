@@ -3,7 +3,7 @@ import FunnelCore
 /// `summary.json`: counts by reason, users, funnel totals; timings only under `performance`.
 enum SummaryWriter {
     static func encode(engine: Engine, inputs: [String], result: ReplayDriver.Result,
-                       outputs: [String: Int]) -> [UInt8] {
+                       outputs: [String: Int], alerts: AlertCounts? = nil) -> [UInt8] {
         var out = JSONBuffer(capacity: 4096)
         let stats = engine.stats
         out.beginObject()
@@ -58,6 +58,21 @@ enum SummaryWriter {
         }
         out.endArray()
         if let model = engine.model { encodeModel(model, into: &out) }
+        if let alerts {
+            out.key("alerts")
+            out.beginObject()
+            for kind in AlertKind.allCases {
+                let counts = AlertState.allCases.map { alerts.count(kind, $0) }
+                guard counts.contains(where: { $0 > 0 }) else { continue }
+                out.key(kind.rawValue)
+                out.beginObject()
+                for (state, n) in zip(AlertState.allCases, counts) where n > 0 {
+                    out.key(state.rawValue); out.int(n)
+                }
+                out.endObject()
+            }
+            out.endObject()
+        }
         out.key("outputs")
         out.beginObject()
         for (name, count) in outputs.sorted(by: { $0.key < $1.key }) {

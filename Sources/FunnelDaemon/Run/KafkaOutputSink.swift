@@ -5,7 +5,8 @@ import FunnelKafka
 /// attributed (in the ``OutputLedger``) to the input that caused it.
 ///
 /// Records go out immediately, one encode buffer reused for all of them: dead letters to the
-/// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id.
+/// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id,
+/// alerts keyed by alert id (funnel alerts) or entity (fraud alerts, signals).
 /// Each carries `schema` and `model-version` headers so consumers can route without parsing.
 struct KafkaOutputSink: EngineSink {
     let publisher: OutputPublisher
@@ -15,7 +16,10 @@ struct KafkaOutputSink: EngineSink {
     private var buffer = JSONBuffer(capacity: 4096)
     private var modelVersion: UInt64 = 0
     private var headersByKind: [[KafkaHeader]]
-    private static let schemas = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema, OutputRecords.deadLetterSchema]
+    private static let schemas = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema, OutputRecords.deadLetterSchema,
+                                  AlertRecord.schema]
+    /// Alerts published so far, by kind and state (for /metrics).
+    private(set) var alertCounts = AlertCounts()
 
     init(publisher: OutputPublisher, featureNames: [String], stepNames: [String]) {
         self.publisher = publisher
@@ -65,6 +69,14 @@ struct KafkaOutputSink: EngineSink {
             var text = TextField.string(user, in: record)
             text.withUTF8 { publish(.scores, key: UnsafeRawBufferPointer($0)) }
         }
+    }
+
+    mutating func alert(_ alert: Alert) {
+        alertCounts.add(alert)
+        buffer.reset()
+        AlertRecord.encode(alert, into: &buffer)
+        var key = AlertRecord.key(alert)
+        key.withUTF8 { publish(.alerts, key: UnsafeRawBufferPointer($0)) }
     }
 
     private func publish(_ kind: OutputPublisher.Kind, key: UnsafeRawBufferPointer?) {

@@ -20,6 +20,7 @@ final class OutputPublisher {
         case scores = 0
         case funnel = 1
         case deadLetter = 2
+        case alerts = 3
     }
 
     let producer: KafkaProducer

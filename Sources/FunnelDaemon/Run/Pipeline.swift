@@ -81,7 +81,7 @@ public final class Pipeline: @unchecked Sendable {
         let producer = try KafkaProducer(configuration: KafkaClientSettings.producer(config), logger: logger)
         publisher = OutputPublisher(
             producer: producer,
-            topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter],
+            topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter, config.outputs.alerts],
             settings: .init(
                 maxInFlight: config.kafka.maxInFlightOutputs,
                 retries: config.kafka.deliveryRetries,
@@ -162,6 +162,7 @@ public final class Pipeline: @unchecked Sendable {
             featureNames: engine.model?.features.names ?? [],
             stepNames: engine.model?.quality.stepNames ?? [])
         var reported = engine.stats
+        var stallWatch = InputStallWatch(afterSeconds: config.engine.alerts.enabled ? config.engine.alerts.funnel.stallAfterSeconds : 0)
         var lastLagCheck = clock.now - .seconds(10)
         var failure: (any Error)?
         let batch = config.kafka.pollBatch
@@ -180,10 +181,16 @@ public final class Pipeline: @unchecked Sendable {
             assignedSlots.removeAll(keepingCapacity: true)
             for slot in caughtUpSlots { engine.setSourceIdle(slot, true) }
             caughtUpSlots.removeAll(keepingCapacity: true)
+            if let alert = stallWatch.check(now: clock.now, recordsRead: engine.stats.read + engine.stats.skipped,
+                                            eventTime: max(engine.maxEventTime, 0)) {
+                logger.warning("\(alert.message)", metadata: ["alert": "\(alert.id)", "state": "\(alert.state.rawValue)"])
+                sink.alert(alert)
+            }
             publisher.service(timeoutMilliseconds: 0)
             storeCommittable()
             applyBackPressure()
             recordBatchMetrics(engine: engine, reported: &reported)
+            metrics.recordAlerts(sink.alertCounts, firing: engine.alerts?.funnel.firing ?? 0)
             if clock.now - lastLagCheck >= .seconds(1) {
                 lastLagCheck = clock.now
                 updateLag()
@@ -192,6 +199,7 @@ public final class Pipeline: @unchecked Sendable {
         if failure == nil, publisher.failure == nil { requestStop() }
         finish(failure: failure)
         recordBatchMetrics(engine: engine, reported: &reported)
+        metrics.recordAlerts(sink.alertCounts, firing: engine.alerts?.funnel.firing ?? 0)
         if let lost = publisher.failure {
             health.update { $0.failure = "output lost: \(lost)" }
             throw Failure.outputLost(lost)

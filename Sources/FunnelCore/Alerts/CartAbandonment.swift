@@ -1,0 +1,114 @@
+/// The cart-abandonment signal: published once per cart when its holder goes idle for
+/// `idle_seconds` of event time, or (model on, `score_threshold` > 0) when one of their events
+/// scores below the threshold.
+///
+/// A cart opens when a user with an empty cart adds an item and closes when it empties or the user
+/// buys. Only open carts are tracked (a map entry and one deadline in a heap per cart), so users
+/// without carts cost nothing. Deadlines are checked against the watermark, never the wall clock.
+public struct CartAbandonmentTracker: Sendable {
+    struct OpenCart: Sendable {
+        var openedAt: Int64
+        var signalled: Bool
+        /// The user id as sent (short ids are stored inline by `String`).
+        var user: String
+    }
+
+    public let config: CartAbandonmentConfig
+    let idleMicros: Int64
+    private var carts = U64Map<OpenCart>(minimumCapacity: 1024)
+    struct Deadline: Comparable, Sendable {
+        var time: Int64
+        var user: UInt64
+        static func < (a: Self, b: Self) -> Bool { a.time != b.time ? a.time < b.time : a.user < b.user }
+    }
+
+    private var deadlines = MinHeap<Deadline>()
+    /// Signals published so far, by reason.
+    public private(set) var idleSignals = 0
+    public private(set) var scoreSignals = 0
+
+    public init(config: CartAbandonmentConfig) {
+        self.config = config
+        idleMicros = Int64(config.idleSeconds) * 1_000_000
+    }
+
+    /// Open carts being watched.
+    public var openCarts: Int { carts.count }
+
+    /// Follows the user's cart after `event` has been applied to `user`.
+    @inline(__always)
+    mutating func observe(_ event: Event, user: UserRecord, record: UnsafeRawBufferPointer) {
+        guard config.enabled else { return }
+        if user.cartItems == 0 {
+            if event.type == .purchase || event.type == .removeFromCart, carts[event.userKey] != nil {
+                carts[event.userKey] = nil
+            }
+            return
+        }
+        guard event.type == .cart, carts[event.userKey] == nil else { return }
+        carts[event.userKey] = OpenCart(openedAt: event.timestamp, signalled: false,
+                                        user: TextField.string(event.user, in: record))
+        deadlines.push(Deadline(time: event.timestamp &+ idleMicros, user: event.userKey))
+    }
+
+    /// A low score for a cart holder's event signals at once.
+    mutating func scored(_ probability: Double, event: Event, user: UserRecord, emit: (Alert) -> Void) {
+        guard config.enabled, config.scoreThreshold > 0, probability < config.scoreThreshold,
+            var cart = carts[event.userKey], !cart.signalled, Double(user.cartValue) >= config.minCartValue
+        else { return }
+        cart.signalled = true
+        carts[event.userKey] = cart
+        scoreSignals += 1
+        var alert = signal(cart, user: user, reason: "low_score", time: event.timestamp)
+        alert.evidence.append(AlertEvidence("score", probability))
+        alert.evidence.append(AlertEvidence("score_threshold", config.scoreThreshold))
+        emit(alert)
+    }
+
+    /// Next deadline at or before `watermark`, removed from the heap.
+    mutating func popDue(_ watermark: Int64) -> (deadline: Int64, user: UInt64)? {
+        guard let next = deadlines.min, next.time <= watermark, let entry = deadlines.pop() else { return nil }
+        return (entry.time, entry.user)
+    }
+
+    /// Decides a due deadline: signal, re-arm (the user was active since) or forget.
+    mutating func due(user key: UInt64, record user: UserRecord?, watermark: Int64, emit: (Alert) -> Void) {
+        guard var cart = carts[key] else { return }
+        guard let user, user.cartItems > 0 else {
+            carts[key] = nil
+            return
+        }
+        let idleAt = user.lastSeen &+ idleMicros
+        if idleAt > watermark {
+            deadlines.push(Deadline(time: idleAt, user: key))
+            return
+        }
+        if cart.signalled {
+            carts[key] = nil
+            return
+        }
+        cart.signalled = true
+        carts[key] = cart
+        guard Double(user.cartValue) >= config.minCartValue else { return }
+        idleSignals += 1
+        var alert = signal(cart, user: user, reason: "idle", time: idleAt)
+        alert.evidence.append(AlertEvidence("idle_seconds", Double(config.idleSeconds)))
+        emit(alert)
+        // Forget the cart once its holder has been idle a second period (the entry only guards
+        // against signalling the same cart twice while the user may still return).
+        deadlines.push(Deadline(time: idleAt &+ idleMicros, user: key))
+    }
+
+    private func signal(_ cart: OpenCart, user: UserRecord, reason: String, time: Int64) -> Alert {
+        var alert = Alert(
+            id: "cart_abandonment:user:\(cart.user):\(cart.openedAt / 1000)", kind: .cartAbandonment, state: .signal,
+            severity: .info, time: time, since: cart.openedAt, entityType: "user", entity: cart.user,
+            message: "cart of \(user.cartItems) item(s) worth \(Double(user.cartValue)) abandoned (\(reason))")
+        alert.evidence = [
+            AlertEvidence("cart_items", Double(user.cartItems)), AlertEvidence("cart_value", Double(user.cartValue)),
+            AlertEvidence("cart_age_seconds", Double(time - cart.openedAt) / 1_000_000),
+        ]
+        alert.value = reason
+        return alert
+    }
+}
