@@ -33,3 +33,31 @@ import Testing
         #expect(watch.check(now: t0 + .seconds(100_000), recordsRead: 1, eventTime: 0) == nil)
     }
 }
+
+/// Alert counts in `/metrics`.
+@Suite struct AlertMetricsTests {
+    @Test func alertsAreCountedByKindAndState() {
+        let setup = MetricsSetup()
+        let metrics = PipelineMetrics(factory: setup.factory)
+        var counts = AlertCounts()
+        func alert(_ kind: AlertKind, _ state: AlertState) -> Alert {
+            Alert(id: "x", kind: kind, state: state, severity: .warning, time: 0, since: 0, entityType: "user",
+                  entity: "u", message: "m")
+        }
+        counts.add(alert(.velocity, .firing))
+        counts.add(alert(.velocity, .firing))
+        counts.add(alert(.funnelDrop, .firing))
+        metrics.recordAlerts(counts, firing: 1)
+        counts.add(alert(.funnelDrop, .resolved))
+        counts.add(alert(.cartAbandonment, .signal))
+        metrics.recordAlerts(counts, firing: 0)
+        // Deltas only: a second call with the same totals adds nothing.
+        metrics.recordAlerts(counts, firing: 0)
+        let text = setup.registry.emitToString()
+        #expect(text.contains(#"funnelpulse_alerts_total{kind="velocity",state="firing"} 2"#))
+        #expect(text.contains(#"funnelpulse_alerts_total{kind="funnel_drop",state="firing"} 1"#))
+        #expect(text.contains(#"funnelpulse_alerts_total{kind="funnel_drop",state="resolved"} 1"#))
+        #expect(text.contains(#"funnelpulse_alerts_total{kind="cart_abandonment",state="signal"} 1"#))
+        #expect(text.contains("funnelpulse_alerts_firing 0"))
+    }
+}

@@ -168,7 +168,7 @@ public struct EntityAlertConfig: Codable, Sendable, Equatable {
     /// `fast_purchase`: a purchase within `within_seconds` of the user's first-seen time.
     public struct FastPurchase: Codable, Sendable, Equatable {
         public var enabled: Bool = true
-        public var withinSeconds: Int = 10
+        public var withinSeconds: Int = 3
         /// Users first seen within this much event time of the detector's first event may be
         /// returning users whose history predates the detector (a restart, a replay starting
         /// mid-day): their "first seen" means nothing, so they are not judged.
