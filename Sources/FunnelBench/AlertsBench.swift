@@ -72,6 +72,10 @@ struct AlertsBench: ParsableCommand {
                 }
                 print(BenchSupport.row("incident", fields))
             }
+            for f in eval.falseFunnelAlertIDs {
+                print(BenchSupport.row("false-alarm", [("scenario", name), ("alert", f.id),
+                                                        ("time", ISO8601.format(micros: f.timeMs * 1000))]))
+            }
             for k in eval.kinds {
                 let old = totalTP[k.kind] ?? (0, 0)
                 totalTP[k.kind] = (old.0 + k.firing, old.1 + k.truePositives)
@@ -101,6 +105,10 @@ struct AlertsBench: ParsableCommand {
                 sim.duration = day
                 let run = try AlertEvaluation.run(simulator: sim, engine: engine)
                 for a in run.alerts where a.state == .firing {
+                    if a.kind.family != .signal {
+                        print(BenchSupport.row("false-alarm", [("scenario", "clean \(label) day \(d + 1)"), ("alert", a.id),
+                                                                ("time", ISO8601.format(micros: a.time))]))
+                    }
                     byKind[a.kind, default: 0] += 1
                     if a.kind.family == .funnel { funnelFalse += 1 } else if a.kind.family == .fraud { fraudFalse += 1 }
                 }

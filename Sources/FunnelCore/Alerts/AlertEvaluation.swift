@@ -35,8 +35,9 @@ public struct AlertEvaluation: Sendable {
 
     public var incidents: [IncidentResult] = []
     public var kinds: [KindResult] = []
-    /// Firing funnel-family alerts that match no incident.
+    /// Firing funnel-family alerts that match no incident, and their ids with event time (ms).
     public var falseFunnelAlerts = 0
+    public var falseFunnelAlertIDs: [(id: String, timeMs: Int64)] = []
     /// Fraud alerts on entities that belong to no incident.
     public var falseFraudAlerts = 0
     public var signals = 0
@@ -141,7 +142,9 @@ public struct AlertEvaluation: Sendable {
             guard !firing.isEmpty else { continue }
             let tp: Int
             switch kind.family {
-            case .funnel: tp = firing.filter(relatedToIncident).count
+            case .funnel:
+                tp = firing.filter(relatedToIncident).count
+                falseFunnelAlertIDs += firing.filter { !relatedToIncident($0) }.map { ($0.id, $0.time / 1000) }
             case .fraud: tp = firing.filter(isBadEntity).count
             case .signal: tp = 0
             }
