@@ -27,8 +27,8 @@
 /// its own ip (2^23 addresses: pairs collide at 100k users, never 20 users in 10 minutes). Up to
 /// 6 checkouts/purchases without a product view do occur (a page landing straight into the cart,
 /// several checkout pages), hence 8 attempts; a purchase 14 s after arrival occurs about once a
-/// day at 100k users, hence 10 s. Scripted bots (±2 % gaps) are caught by `velocity` and
-/// `bot_timing`, card testers (fixed-interval checkouts, no views) by `checkout_without_view`,
+/// day at 100k users and 5 s at 300k users, hence 3 s. Scripted bots (±2 % gaps) are caught by
+/// `velocity` and `bot_timing`, card testers (fixed-interval checkouts, no views) by `checkout_without_view`,
 /// both also by `outlier`; a shared device by `shared_device`.
 public struct EntityDetector: Sendable {
     public let config: EntityAlertConfig
