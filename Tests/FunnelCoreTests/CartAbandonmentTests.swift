@@ -70,6 +70,21 @@ import Testing
         #expect(Set(signals.map(\.id)).count == 2)
     }
 
+    @Test func aLowScoreSignalsAtOnceAndOnlyOnce() throws {
+        // Every score is below 0.99: the holder's first scored event after carting signals.
+        let lines = Self.merged([
+            (0, jsonEvent("u-low", "view", base, item: "i-1")),
+            (10, jsonEvent("u-low", "cart", base + 10, item: "i-1", extra: "\"price\":3")),
+            (40, jsonEvent("u-low", "view", base + 40, item: "i-2")),
+        ] + Self.ticks(from: 0, to: 3600))
+        let (_, sink) = try run(lines, config: Self.config(scoreThreshold: 0.99))
+        let signals = sink.alerts.filter { $0.kind == .cartAbandonment }
+        #expect(signals.count == 1)
+        #expect(signals.first?.value == "low_score")
+        #expect(signals.first?.entity == "u-low")
+        #expect(signals.first?.evidence.contains { $0.name == "score_threshold" && $0.value == 0.99 } == true)
+    }
+
     @Test func disabledMeansSilent() throws {
         var config = Self.config()
         config.alerts.cartAbandonment.enabled = false

@@ -149,7 +149,7 @@ public struct CartAbandonmentConfig: Codable, Sendable, Equatable {
     /// before that (`engine.user_ttl_seconds` shorter than this plus the lateness) is not signalled.
     public var idleSeconds = 1800
     /// With the model on: a score below this on an event of a cart holder signals at once (0 disables).
-    public var scoreThreshold = 0.0
+    public var scoreThreshold = 0.02
     /// Carts worth less than this are not signalled.
     public var minCartValue = 0.0
 
