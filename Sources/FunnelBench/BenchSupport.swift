@@ -121,6 +121,37 @@ enum BenchSupport {
             ]))
         }
         print(row("engine-best", [("input", label), ("events_per_s", si(best))]))
+        try checkpointRow(label: label, lines: lines, mapping: mapping, config: config)
+    }
+
+    /// Size and time of an engine checkpoint after the whole input, and of restoring it.
+    static func checkpointRow(label: String, lines: LineSet, mapping: CompiledMapping, config: EngineConfig) throws {
+        var engine = try Engine(config: config)
+        var decoder = RecordDecoder(mapping: mapping)
+        decoder.startSource()
+        var sink = CountingSink()
+        var n: Int64 = 0
+        lines.forEach { line in
+            n += 1
+            engine.process(line, decoder: &decoder, at: SourcePosition(source: 0, offset: n), sink: &sink)
+        }
+        var bytes: [UInt8] = []
+        var failure: (any Error)?
+        let write = time {
+            do { bytes = try engine.checkpoint() } catch { failure = error }
+        }
+        if let failure { throw failure }
+        var restoredUsers = 0
+        let read = time {
+            do { restoredUsers = try Engine(config: config, checkpoint: bytes).users.count } catch { failure = error }
+        }
+        if let failure { throw failure }
+        print(row("checkpoint", [
+            ("input", label), ("users", "\(engine.users.count)"), ("restored_users", "\(restoredUsers)"),
+            ("MB", String(format: "%.1f", Double(bytes.count) / 1e6)),
+            ("bytes_per_user", String(format: "%.0f", Double(bytes.count) / Double(max(engine.users.count, 1)))),
+            ("write_s", String(format: "%.2f", write)), ("restore_s", String(format: "%.2f", read)),
+        ]))
     }
 
     /// Resident set size from /proc/self/statm.

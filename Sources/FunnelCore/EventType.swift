@@ -1,7 +1,7 @@
 /// The canonical event types every producer's vocabulary is mapped onto.
 ///
 /// Raw values are stable: they index per-type counters and appear in checkpoints.
-public enum EventType: UInt8, CaseIterable, Sendable, Codable {
+public enum EventType: UInt8, CaseIterable, Sendable, Codable, BitwiseCopyable {
     /// A generic page or screen view (landing, home, content).
     case page = 0
     /// A product (item detail) view.
@@ -81,3 +81,5 @@ public struct EventTypeSet: Hashable, Sendable {
     public static let all = EventTypeSet(bits: 0x1FF)
     @inline(__always) public func contains(_ type: EventType) -> Bool { bits & type.bit != 0 }
 }
+
+extension EventTypeSet: RawCodable {}

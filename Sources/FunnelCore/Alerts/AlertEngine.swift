@@ -54,3 +54,5 @@ public struct AlertCounts: Sendable, Equatable {
             + (AlertState.allCases.firstIndex(of: state) ?? 0)
     }
 }
+
+extension AlertEngine: Codable {}

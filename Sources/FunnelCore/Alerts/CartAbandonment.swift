@@ -112,3 +112,9 @@ public struct CartAbandonmentTracker: Sendable {
         return alert
     }
 }
+
+extension CartAbandonmentTracker: Codable {}
+
+extension CartAbandonmentTracker.OpenCart: Codable {}
+
+extension CartAbandonmentTracker.Deadline: Codable {}

@@ -62,3 +62,5 @@ struct BotTimingTracker: Sendable {
     @inline(__always)
     mutating func sweep(now: Int64) { table.sweep(now: now, maxAge: runBreak) }
 }
+
+extension BotTimingTracker: Codable {}

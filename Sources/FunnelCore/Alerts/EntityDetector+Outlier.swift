@@ -171,3 +171,5 @@ struct OutlierModel: Sendable {
         ]
     }
 }
+
+extension OutlierModel: Codable {}

@@ -117,3 +117,5 @@ struct SharedEntityTracker: Sendable {
         table.sweep(now: now, maxAge: Int64(expirySeconds) * 1_000_000)
     }
 }
+
+extension SharedEntityTracker: Codable {}

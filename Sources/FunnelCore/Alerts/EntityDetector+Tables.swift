@@ -179,3 +179,7 @@ enum EntityRule: UInt8, Sendable, CaseIterable {
         }
     }
 }
+
+extension EntityTable: Codable {}
+
+extension CooldownTable: Codable {}

@@ -214,3 +214,7 @@ public struct EntityDetector: Sendable {
         return false
     }
 }
+
+extension EntityDetector: Codable {}
+
+extension EntityDetector.Switches: Codable {}

@@ -461,3 +461,11 @@ struct FunnelState: Sendable {
         for t in targets.indices where !seen[t] { targets[t].push(nil, decay: detector.decay) }
     }
 }
+
+extension FunnelDropDetector: Codable {}
+
+extension TargetState: Codable {}
+
+extension FunnelState: Codable {}
+
+extension TargetState.StepAlert: Codable {}

@@ -6,7 +6,7 @@
 /// the stream's event time crosses the span, or early when one fills up; a rotation drops the
 /// entries that just aged out, so memory stays bounded.
 public struct Deduplicator: Sendable {
-    private struct Slot: Sendable {
+    struct Slot: Sendable {
         var key: UInt64 = 0
         var generation: UInt32 = 0
     }
@@ -85,3 +85,7 @@ public struct Deduplicator: Sendable {
         }
     }
 }
+
+extension Deduplicator: Codable {}
+
+extension Deduplicator.Slot: RawCodable {}

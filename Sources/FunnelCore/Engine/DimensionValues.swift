@@ -36,3 +36,5 @@ public struct DimensionValues: Sendable {
         return Self.otherName
     }
 }
+
+extension DimensionValues: Codable {}

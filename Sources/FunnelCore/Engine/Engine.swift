@@ -242,3 +242,7 @@ extension UserRecord {
     @inline(__always)
     mutating func update(_ body: (inout UserRecord) -> Void) { body(&self) }
 }
+
+extension Engine: Codable {}
+
+extension EngineStats: Codable {}

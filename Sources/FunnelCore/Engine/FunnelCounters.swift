@@ -144,3 +144,5 @@ public struct FunnelCounters: Sendable {
         return snapshot
     }
 }
+
+extension FunnelCounters: Codable {}

@@ -197,3 +197,11 @@ func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
     let q = a / b
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
 }
+
+extension FunnelTracker: Codable {}
+
+extension FunnelTracker.Pending: RawCodable {}
+
+extension FunnelTracker.Expiry: RawCodable {}
+
+extension FunnelTracker.Attempt: RawCodable {}

@@ -41,3 +41,5 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
         return top
     }
 }
+
+extension MinHeap: Codable where Element: Codable {}

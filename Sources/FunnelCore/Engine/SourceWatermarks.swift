@@ -67,3 +67,5 @@ public struct SourceWatermarks: Sendable {
         if candidate > watermark { watermark = candidate }
     }
 }
+
+extension SourceWatermarks: Codable {}

@@ -94,3 +94,5 @@ public struct U64Map<Value: Sendable>: Sendable {
         }
     }
 }
+
+extension U64Map: Codable where Value: Codable {}

@@ -95,3 +95,5 @@ extension UserRecord {
         return (ni, nc)
     }
 }
+
+extension UserRecord: RawCodable {}

@@ -188,3 +188,5 @@ public struct UserStore: Sendable {
         return out
     }
 }
+
+extension UserStore: Codable {}

@@ -161,3 +161,7 @@ public struct ModelScore: Sendable {
     public var step: Int
     public var probability: Double { prediction.probability }
 }
+
+extension ConversionModel: Codable {}
+
+extension ModelStats: Codable {}

@@ -163,3 +163,5 @@ public struct FeatureExtractor: Sendable {
     static func smallBin(_ n: Int) -> Int { min(max(n, 0), 3) }
     static func distinctBin(_ n: Int) -> Int { n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3 }
 }
+
+extension FeatureExtractor: Codable {}

@@ -25,3 +25,5 @@ public struct FeatureVector: Sendable {
         count += 1
     }
 }
+
+extension FeatureVector: RawCodable {}

@@ -155,3 +155,5 @@ public struct Prediction: Sendable {
         topCount = min(topCount + 1, 3)
     }
 }
+
+extension OnlineLogistic: Codable {}

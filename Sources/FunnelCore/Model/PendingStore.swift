@@ -202,3 +202,5 @@ public struct PendingStore: Sendable {
         self = fresh
     }
 }
+
+extension PendingStore: Codable {}

@@ -40,3 +40,5 @@ public struct ProgressiveQuality: Sendable, Equatable {
         ringNext = (ringNext + 1) % ringScores.count
     }
 }
+
+extension ProgressiveQuality: Codable {}

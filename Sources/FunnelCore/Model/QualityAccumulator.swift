@@ -76,3 +76,5 @@ public struct QualityAccumulator: Sendable, Equatable {
         return 2 * p * r / (p + r)
     }
 }
+
+extension QualityAccumulator: Codable {}
