@@ -11,6 +11,7 @@ import Logging
 final class ConsumerCallbacks {
     let logger: Logger
     var onPartitionsAssigned: (([TopicPartition]) -> Void)?
+    var startOffset: ((TopicPartition) -> Int64?)?
     var onPartitionsRevoked: (([TopicPartition]) -> Void)?
     var onPartitionEOF: ((TopicPartition, Int64) -> Void)?
     var onError: ((KafkaError) -> Void)?
@@ -53,6 +54,7 @@ final class ConsumerCallbacks {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             logger.info("partitions assigned", metadata: ["partitions": "\(list)"])
             onPartitionsAssigned?(list)
+            if let startOffset, let partitions { Self.setOffsets(partitions, startOffset) }
             if cooperative {
                 check(rd_kafka_incremental_assign(handle, partitions), what: "incremental assign")
             } else {
@@ -73,6 +75,17 @@ final class ConsumerCallbacks {
         default:
             report(KafkaError(err, message: "rebalance failed: \(KafkaError.text(of: err))"))
             check(rd_kafka_assign(handle, nil), what: "unassign after rebalance error")
+        }
+    }
+
+    /// Overrides the start offset of the partitions the provider knows (a restored checkpoint).
+    private static func setOffsets(_ list: TopicPartitionListC.ListPointer, _ provider: (TopicPartition) -> Int64?) {
+        let count = Int(list.pointee.cnt)
+        guard count > 0, let elements = list.pointee.elems else { return }
+        for index in 0..<count {
+            guard let name = elements[index].topic else { continue }
+            let partition = TopicPartition(topic: String(cString: name), partition: elements[index].partition)
+            if let offset = provider(partition) { elements[index].offset = offset }
         }
     }
 

@@ -41,6 +41,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         get { callbacks.onPartitionsAssigned }
         set { callbacks.onPartitionsAssigned = newValue }
     }
+    /// Consulted for each newly assigned partition: an offset to start from instead of the
+    /// committed one (a daemon resuming from a checkpoint), or nil for the committed offset.
+    public var startOffset: ((TopicPartition) -> Int64?)? {
+        get { callbacks.startOffset }
+        set { callbacks.startOffset = newValue }
+    }
     /// Partition reached its end (`enable.partition.eof=true` only); the offset is the next one
     /// to be produced. Not an error: replay drivers use it to know they are caught up.
     public var onPartitionEOF: ((TopicPartition, Int64) -> Void)? {

@@ -127,14 +127,37 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
     public var inputs: [Input] = [Input()]
     public var outputs = Outputs()
     public var kafka = Kafka()
+    /// Engine checkpoints of `run` (docs/checkpoints.md).
+    public struct Checkpoint: Codable, Sendable, Equatable {
+        /// Where checkpoints are written; empty = no checkpoints (state starts empty on restart).
+        public var directory = ""
+        /// Wall-clock time between checkpoints; the duplicates a crash causes are bounded by it.
+        public var intervalSeconds: Double = 30
+        /// Checkpoints kept (the newest valid one is restored; older ones are the fallback).
+        public var keep = 3
+        public init() {}
+        enum CodingKeys: String, CodingKey {
+            case directory, keep
+            case intervalSeconds = "interval_seconds"
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Checkpoint()
+            directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? d.directory
+            intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? d.intervalSeconds
+            keep = try c.decodeIfPresent(Int.self, forKey: .keep) ?? d.keep
+        }
+    }
+
     public var http = HTTP()
     public var log = Log()
+    public var checkpoint = Checkpoint()
     public var shutdownGraceSeconds: Double = 10
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case engine, inputs, outputs, kafka, http, log
+        case engine, inputs, outputs, kafka, http, log, checkpoint
         case shutdownGraceSeconds = "shutdown_grace_seconds"
     }
 
@@ -147,12 +170,19 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         kafka = try c.decodeIfPresent(Kafka.self, forKey: .kafka) ?? d.kafka
         http = try c.decodeIfPresent(HTTP.self, forKey: .http) ?? d.http
         log = try c.decodeIfPresent(Log.self, forKey: .log) ?? d.log
+        checkpoint = try c.decodeIfPresent(Checkpoint.self, forKey: .checkpoint) ?? d.checkpoint
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
     }
 
     /// Cross-field checks; errors name the dotted key.
     public func validate() throws(ConfigError) {
         try engine.validate(path: "engine")
+        guard checkpoint.intervalSeconds >= 1, checkpoint.intervalSeconds <= 86_400 else {
+            throw ConfigError(key: "checkpoint.interval_seconds", message: "must be 1 to 86400")
+        }
+        guard checkpoint.keep >= 1, checkpoint.keep <= 100 else {
+            throw ConfigError(key: "checkpoint.keep", message: "must be 1 to 100")
+        }
         guard !inputs.isEmpty else { throw ConfigError(key: "inputs", message: "needs at least one input topic") }
         var topics = Set<String>()
         for (i, input) in inputs.enumerated() {

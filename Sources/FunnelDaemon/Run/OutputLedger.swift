@@ -32,6 +32,8 @@ struct OutputLedger {
         var headSeq: UInt64 = 0
         /// Next offset that is safe to commit, when it moved since the last ``takeCommittable()``.
         var committable: Int64?
+        /// Next offset after the last input processed (acknowledged or not); nil when inactive.
+        var processed: Int64?
         /// Newest input timestamp fully acknowledged since the last ``takeLatencySamples(nowMilliseconds:)``.
         var ackedTimestamp: Int64 = -1
 
@@ -93,6 +95,7 @@ struct OutputLedger {
         state.entries.removeAll()
         state.head = 0
         state.committable = nil
+        state.processed = nil
         state.ackedTimestamp = -1
         partitions[Int(slot)] = state
     }
@@ -111,6 +114,7 @@ struct OutputLedger {
         let slot = Int(currentPartition)
         guard slot >= 0, slot < partitions.count else { return }
         currentPartition = -1
+        partitions[slot].processed = currentOffset + 1
         if currentEntryOpen {
             // Release the guard count that kept the entry from completing while it was filled.
             let index = partitions[slot].entries.count - 1
