@@ -24,6 +24,8 @@ cd "$ROOT"
 source "$ROOT/scripts/lib/kafka_test_env.sh"
 # shellcheck source=scripts/lib/schema_check.sh
 source "$ROOT/scripts/lib/schema_check.sh"
+# shellcheck source=scripts/lib/crash_test.sh
+source "$ROOT/scripts/lib/crash_test.sh"
 
 PROXY_SCRIPT="$ROOT/scripts/kafka_apiversions_proxy.py"
 TANSU_CACHE="$ROOT/.cache/tansu"
@@ -88,6 +90,14 @@ fi
 
 # Schemas, shipped YAML and real replay outputs (scripts/lib/schema_check.sh); uses the
 # .build/debug/funnelpulse built above. swift test's status stays the primary exit code.
+# kill -9 the daemon (with checkpoints) mid-stream on the broker: nothing lost, model continuity.
+fp_log "crash test (work files in ${RUN_LOGS#"$ROOT"/}/crash-test)"
+if ! run_crash_test "$RUN_LOGS/crash-test" "$ROOT/.build/debug/funnelpulse" "$FUNNELPULSE_TEST_BOOTSTRAP" \
+  "$TANSU_BIN" "$FP_BROKER_PORT"; then
+  fp_log "crash test failed; daemon log: ${RUN_LOGS#"$ROOT"/}/crash-test/daemon.log"
+  ((status != 0)) || status=1
+fi
+
 fp_log "schema checks (work files in ${RUN_LOGS#"$ROOT"/}/schema-checks)"
 schema_status=0
 run_schema_checks "$RUN_LOGS/schema-checks" || schema_status=$?
