@@ -13,7 +13,7 @@ struct CheckpointRunTests {
     static func runUntilCommitted(_ config: FunnelPulseConfig, _ count: Int) async throws -> Bool {
         let pipeline = try RunSupport.makePipeline(config)
         let task = Task { try await pipeline.run() }
-        let committed = try await RunSupport.eventually(seconds: 30) {
+        let committed = try await RunSupport.eventually(seconds: 90) {
             try RunSupport.committed(config)[0] == Int64(count)
         }
         pipeline.requestStop()
@@ -22,7 +22,7 @@ struct CheckpointRunTests {
     }
 
     @Test("a restart restores the state: outputs equal one uninterrupted engine's, a corrupt newest file is skipped",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(4)))
     func restartResumesFromTheCheckpoint() async throws {
         let cluster = try KafkaMockCluster()
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)

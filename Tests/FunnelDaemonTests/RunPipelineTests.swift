@@ -22,7 +22,8 @@ struct RunPipelineTests {
     func endToEnd() async throws {
         let cluster = try KafkaMockCluster()
         let config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter] {
+        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
+                      config.outputs.alerts] {
             try cluster.createTopic(topic, partitions: 1)
         }
         let lines = Self.inputLines()
@@ -63,7 +64,8 @@ struct RunPipelineTests {
         let cluster = try KafkaMockCluster()
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.kafka.librdkafka["retry.backoff.ms"] = "200"
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter] {
+        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
+                      config.outputs.alerts] {
             try cluster.createTopic(topic, partitions: 1)
         }
         let lines: [String?] = RunSupport.events(50)
@@ -98,7 +100,8 @@ struct RunPipelineTests {
         config.kafka.deliveryRetryBackoffMs = 50
         config.kafka.librdkafka["message.timeout.ms"] = "1000"
         config.kafka.librdkafka["retry.backoff.ms"] = "100"
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter] {
+        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
+                      config.outputs.alerts] {
             try cluster.createTopic(topic, partitions: 1)
         }
         try RunSupport.produce(RunSupport.events(20), topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
@@ -117,7 +120,8 @@ struct RunPipelineTests {
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.kafka.maxInFlightOutputs = 10
         config.kafka.pollBatch = 50
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter] {
+        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
+                      config.outputs.alerts] {
             try cluster.createTopic(topic, partitions: 1)
         }
         let lines: [String?] = RunSupport.events(300)

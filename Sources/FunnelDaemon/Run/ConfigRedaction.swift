@@ -42,6 +42,9 @@ enum ConfigRedaction {
             "shutdown_grace_seconds": .stringConvertible(config.shutdownGraceSeconds),
             "funnels": .array(config.engine.funnels.map { .string($0.name) }),
             "model": .stringConvertible(config.engine.model.enabled),
+            "alerts": .stringConvertible(config.engine.alerts.enabled),
+            "checkpoint": .string(config.checkpoint.directory.isEmpty ? "disabled"
+                : "\(config.checkpoint.directory) every \(config.checkpoint.intervalSeconds) s, keep \(config.checkpoint.keep)"),
         ]
     }
 }
