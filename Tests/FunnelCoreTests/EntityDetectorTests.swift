@@ -115,6 +115,10 @@ struct EntityDetectorTests {
         // Five seconds from arrival to purchase happens for simulated humans: not flagged.
         let slow = opener + [line("calm", "page", arrival), line("calm", "purchase", arrival + 5, item: "i1")]
         #expect(alerts(try detect(slow).alerts, .fastPurchase).isEmpty)
+        // A purchase as the user's very first event shows no arrival (history before the stream):
+        // not judged.
+        let blind = opener + [line("blind", "purchase", arrival, item: "i1")]
+        #expect(alerts(try detect(blind).alerts, .fastPurchase).isEmpty)
         // A user first seen during the warm-up may be a returning one: not judged.
         let early = opener + [line("back", "page", base + 100), line("back", "purchase", base + 101, item: "i1")]
         #expect(alerts(try detect(early).alerts, .fastPurchase).isEmpty)

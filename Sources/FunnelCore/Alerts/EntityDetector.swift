@@ -141,7 +141,7 @@ public struct EntityDetector: Sendable {
             }
         }
         if event.type == .checkout || event.type == .purchase {
-            checkCardTesting(event, user: user, counters: counters, record: record, emit: emit)
+            checkCardTesting(event, context: context, user: user, counters: counters, record: record, emit: emit)
         }
         if on.sharedIP && event.ipKey != 0 && sharedIPs.needsRefresh(now: now, context: context) {
             sharedIPs.sweep(now: now)
@@ -178,7 +178,7 @@ public struct EntityDetector: Sendable {
     }
 
     /// `checkout_without_view` and `fast_purchase`, on checkout and purchase events.
-    private mutating func checkCardTesting(_ event: Event, user: UserRecord, counters: WindowCounters,
+    private mutating func checkCardTesting(_ event: Event, context: EventContext, user: UserRecord, counters: WindowCounters,
                                            record: UnsafeRawBufferPointer, emit: (Alert) -> Void) {
         let now = event.timestamp
         if on.checkoutWithoutView && user.viewedItems == 0
@@ -193,7 +193,9 @@ public struct EntityDetector: Sendable {
             }
         }
         let warmupEnd = firstEventTime / 1_000_000 + Int64(config.fastPurchase.warmupSeconds)
-        if on.fastPurchase && event.type == .purchase && Int64(user.firstSeen) >= warmupEnd {
+        // A purchase that is the user's first event shows no arrival at all (history before the
+        // stream, a sampled log): only a purchase after an observed arrival can be too fast.
+        if on.fastPurchase && event.type == .purchase && !context.isNewUser && Int64(user.firstSeen) >= warmupEnd {
             let elapsed = now / 1_000_000 - Int64(user.firstSeen)
             if elapsed >= 0 && elapsed <= Int64(config.fastPurchase.withinSeconds)
                 && admit(.fastPurchase, event.userKey, now)
