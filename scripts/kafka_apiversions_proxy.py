@@ -20,11 +20,19 @@ ApiVersions response v3+ body (after the header):
   int32 throttle_time_ms
   tagged fields: uvarint count, then per field uvarint tag, uvarint size, bytes
 
+TLS: with --tls-cert/--tls-key the listening side speaks TLS (the proxy terminates it;
+the hop to the broker stays plain on loopback). Tansu 0.6.0 cannot serve TLS itself: its
+CLI puts --cert and --key in one clap group that allows only one of them ("the argument
+'--cert <CERT>' cannot be used with '--key <KEY>'"), and its broker builds the TLS acceptor
+but never uses it (`let _acceptor = ...` in tansu-broker/src/broker.rs at v0.6.0), so
+connections stay plaintext whatever is given. Terminating TLS here is what lets librdkafka's
+TLS client (CA verification, hostname check) be exercised against a real broker.
+
 Python 3.11 standard library only. Binds to 127.0.0.1 only.
 
-Usage: kafka_apiversions_proxy.py --listen PORT --upstream PORT [--verbose]
+Usage: kafka_apiversions_proxy.py --listen PORT --upstream PORT [--tls-cert PEM --tls-key PEM] [--verbose]
   --listen 0 picks a free port; the chosen port is printed on the ready line:
-  "kafka_apiversions_proxy ready listen=127.0.0.1:PORT upstream=127.0.0.1:PORT"
+  "kafka_apiversions_proxy ready listen=127.0.0.1:PORT upstream=127.0.0.1:PORT" (+ " tls=on")
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 import time
 
@@ -262,8 +271,12 @@ async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, trans
         if rest:
             writer.write(rest)
             await writer.drain()
-        if writer.can_write_eof() and not writer.is_closing():
-            writer.write_eof()
+        if not writer.is_closing():
+            if writer.can_write_eof():
+                writer.write_eof()
+            else:
+                # TLS has no half-close: end the whole connection so the peer still sees the end.
+                writer.close()
     except (ConnectionError, OSError) as e:
         if VERBOSE:
             log(f"{name}: {type(e).__name__}: {e}")
@@ -343,7 +356,14 @@ async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
             log(f"{name}: closed")
 
 
-async def main_async(listen: int, upstream: int) -> int:
+def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def main_async(listen: int, upstream: int, tls: ssl.SSLContext | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -360,9 +380,11 @@ async def main_async(listen: int, upstream: int) -> int:
         finally:
             conn_tasks.discard(task)
 
-    server = await asyncio.start_server(on_client, HOST, listen, limit=READ_SIZE, reuse_address=True)
+    server = await asyncio.start_server(on_client, HOST, listen, limit=READ_SIZE, reuse_address=True,
+                                        ssl=tls, ssl_handshake_timeout=10 if tls is not None else None)
     port = server.sockets[0].getsockname()[1]
-    print(f"kafka_apiversions_proxy ready listen={HOST}:{port} upstream={HOST}:{upstream}", flush=True)
+    suffix = " tls=on" if tls is not None else ""
+    print(f"kafka_apiversions_proxy ready listen={HOST}:{port} upstream={HOST}:{upstream}{suffix}", flush=True)
     await stop.wait()
     server.close()
     for t in list(conn_tasks):
@@ -380,14 +402,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--listen", type=int, required=True, help="port to listen on at 127.0.0.1 (0 = pick a free one)")
     ap.add_argument("--upstream", type=int, required=True, help="Tansu's port at 127.0.0.1")
+    ap.add_argument("--tls-cert", help="PEM certificate (chain) to serve TLS with on the listening side")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
     ap.add_argument("--verbose", action="store_true", help="log every connection and rewrite")
     args = ap.parse_args()
     VERBOSE = args.verbose
     for p in (args.listen, args.upstream):
         if not 0 <= p <= 65535:
             ap.error(f"bad port {p}")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        ap.error("--tls-cert and --tls-key go together")
+    tls = None
+    if args.tls_cert is not None:
+        try:
+            tls = server_tls_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            log(f"error: cannot load the TLS certificate/key: {e}")
+            return 1
     try:
-        return asyncio.run(main_async(args.listen, args.upstream))
+        return asyncio.run(main_async(args.listen, args.upstream, tls))
     except OSError as e:
         log(f"error: {e}")
         return 1

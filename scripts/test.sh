@@ -10,8 +10,14 @@
 # Both are started on free 127.0.0.1 ports for this run, smoke-checked with kcat, and
 # stopped (by PID) on exit, failure or Ctrl-C. Logs: .cache/test-logs/run-*/.
 #
+# A second Tansu sits behind the same proxy in TLS mode (it terminates TLS: Tansu 0.6.0 cannot
+# serve TLS itself), with a throwaway CA and server certificate made by openssl for this run.
+#
 # Environment given to the tests:
 #   FUNNELPULSE_TEST_BOOTSTRAP  127.0.0.1:PORT of the proxy (integration tests skip only when unset)
+#   FUNNELPULSE_TEST_TLS_BOOTSTRAP  127.0.0.1:PORT of the TLS listener (TLS tests skip when unset)
+#   FUNNELPULSE_TEST_TLS_CA     PEM of the CA that signed the TLS listener's certificate
+#   FUNNELPULSE_TEST_TLS_OTHER_CA  PEM of an unrelated CA (the wrong-CA test)
 #   FUNNELPULSE_TANSU_BIN       path of the verified Tansu binary (for tests that start their own)
 #   FUNNELPULSE_PROXY           path of the ApiVersions proxy script
 # Missing Debian packages (librdkafka-dev, kcat, pkg-config, python3-pip) are installed
@@ -44,6 +50,8 @@ for ((i = 0; i < ${#old_runs[@]} - 10; i++)); do rm -rf -- "${old_runs[i]}"; don
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  # The throwaway TLS keys do not outlive the run.
+  if [[ -n ${TLS_DIR:-} && -d $TLS_DIR ]]; then rm -f -- "$TLS_DIR"/*.key; fi
   if ((${#FP_STARTED_PIDS[@]})); then
     fp_stop_started
     fp_log "stopped Tansu and the proxy; logs in ${RUN_LOGS#"$ROOT"/}"
@@ -68,7 +76,15 @@ fp_log "Tansu on 127.0.0.1:$FP_BROKER_PORT (pid $FP_TANSU_PID), proxy on 127.0.0
 fp_smoke_check "$FP_PROXY_PORT" "$RUN_LOGS" 1000
 fp_log "smoke check passed: $FP_SMOKE_RESULT"
 
+TLS_DIR="$RUN_LOGS/tls"
+fp_make_test_pki "$TLS_DIR"
+fp_start_tls_broker "$TANSU_BIN" "$PROXY_SCRIPT" "$RUN_LOGS" "$TLS_DIR/server.pem" "$TLS_DIR/server.key" "$TLS_DIR/ca.pem"
+fp_log "TLS: Tansu on 127.0.0.1:$FP_TLS_BROKER_PORT (pid $FP_TLS_TANSU_PID) behind the TLS proxy on 127.0.0.1:$FP_TLS_PROXY_PORT (pid $FP_TLS_PROXY_PID): ready in ${FP_TLS_READY_MS} ms"
+
 export FUNNELPULSE_TEST_BOOTSTRAP="127.0.0.1:$FP_PROXY_PORT"
+export FUNNELPULSE_TEST_TLS_BOOTSTRAP="127.0.0.1:$FP_TLS_PROXY_PORT"
+export FUNNELPULSE_TEST_TLS_CA="$TLS_DIR/ca.pem"
+export FUNNELPULSE_TEST_TLS_OTHER_CA="$TLS_DIR/other-ca.pem"
 export FUNNELPULSE_TANSU_BIN="$TANSU_BIN"
 export FUNNELPULSE_PROXY="$PROXY_SCRIPT"
 

@@ -39,7 +39,9 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     /// Creates the topics and waits for the broker's answer. A topic that already exists counts as
     /// created, so startup code can call this unconditionally. Blocking.
-    /// - Throws: the first per-topic failure, or `_TIMED_OUT` when no answer came in time.
+    /// - Throws: the first per-topic failure, a TLS/SASL failure of the client as soon as librdkafka
+    ///   reports one (``KafkaError/isSecurityFailure``: waiting cannot cure it), or `_TIMED_OUT`
+    ///   when no answer came in time.
     public func createTopics(_ topics: [NewTopic], timeoutMilliseconds: Int32) throws(KafkaError) {
         guard !topics.isEmpty else { return }
         defer { logDrain?.drain() }
@@ -68,7 +70,7 @@ public final class KafkaAdmin: @unchecked Sendable {
             rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
         }
         // A little slack over the request timeout so librdkafka's own timeout answers first.
-        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds &+ 1000) else {
+        guard let event = try waitForAnswer(on: queue, timeoutMilliseconds: timeoutMilliseconds &+ 1000) else {
             throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, message: "CreateTopics: no answer")
         }
         defer { rd_kafka_event_destroy(event) }
@@ -92,6 +94,28 @@ public final class KafkaAdmin: @unchecked Sendable {
                 message: rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) },
                 topic: rd_kafka_topic_result_name(topicResult).map { String(cString: $0) }
             )
+        }
+    }
+
+    /// Polls `queue` in 100 ms slices; in between, drains the client's own error events (this
+    /// handle has no error callback, so they wait on its main queue) and throws the first TLS or
+    /// SASL failure among them.
+    private func waitForAnswer(on queue: OpaquePointer, timeoutMilliseconds: Int32) throws(KafkaError) -> OpaquePointer? {
+        let mainQueue = rd_kafka_queue_get_main(handle)
+        defer { if let mainQueue { rd_kafka_queue_destroy(mainQueue) } }
+        var remaining = Int(timeoutMilliseconds)
+        while true {
+            let slice = Int32(min(100, max(0, remaining)))
+            if let event = rd_kafka_queue_poll(queue, slice) { return event }
+            remaining -= Int(slice)
+            while let mainQueue, let other = rd_kafka_queue_poll(mainQueue, 0) {
+                defer { rd_kafka_event_destroy(other) }
+                guard rd_kafka_event_type(other) == RD_KAFKA_EVENT_ERROR else { continue }
+                let error = KafkaError(rd_kafka_event_error(other),
+                                       message: rd_kafka_event_error_string(other).map { String(cString: $0) })
+                if error.isSecurityFailure { throw error }
+            }
+            if remaining <= 0 { return nil }
         }
     }
 

@@ -28,7 +28,7 @@ enum KafkaConfigurationC {
         let result = rd_kafka_conf_set(conf, key, value, &errorText, errorText.count)
         guard result == RD_KAFKA_CONF_OK else {
             throw KafkaError.invalidArgument(
-                "configuration \(key)=\(value): \(KafkaError.string(fromBuffer: errorText))"
+                "configuration \(key)=\(KafkaSecrets.display(key, value)): \(KafkaError.string(fromBuffer: errorText))"
             )
         }
     }

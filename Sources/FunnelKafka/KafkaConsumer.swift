@@ -262,6 +262,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         return result
     }
 
+    /// One Metadata round trip to any broker: returns once a broker answered (brokers reachable),
+    /// throws when none did within the timeout. Blocks the calling thread; serves no callbacks.
+    public func probeBrokers(timeoutMilliseconds: Int32) throws(KafkaError) {
+        try KafkaBrokerProbe.probe(handle, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
     // MARK: - Assignment and flow control
 
     public func assignment() throws(KafkaError) -> [TopicPartition] {

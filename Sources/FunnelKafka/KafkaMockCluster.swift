@@ -43,8 +43,9 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, topic: name) }
     }
 
-    /// Disconnects broker `id` (1-based; -1 for all) and refuses new connections. Leadership does
-    /// not move, so partitions led by it become unavailable until ``setBrokerUp(_:)``.
+    /// Disconnects broker `id` (1-based; -1 for all) and refuses new connections (its port stays
+    /// reserved). Leadership does not move, so partitions led by it become unavailable until
+    /// ``setBrokerUp(_:)``.
     public func setBrokerDown(_ id: Int32) {
         _ = rd_kafka_mock_broker_set_down(cluster, id)
     }
@@ -66,5 +67,40 @@ public final class KafkaMockCluster: @unchecked Sendable {
         codes.withUnsafeBufferPointer { buffer in
             rd_kafka_mock_push_request_errors_array(cluster, apiKey, buffer.count, buffer.baseAddress)
         }
+    }
+
+    /// Like ``pushRequestErrors(apiKey:errors:)`` but on one broker (1-based id; its stack is used
+    /// before the cluster's), and each response is also delayed by `rttMilliseconds`. A code of 0
+    /// answers normally after the delay; `_TRANSPORT` (-195) closes the connection instead.
+    public func pushBrokerRequestErrors(
+        _ broker: Int32, apiKey: Int16, errors: [(code: Int32, rttMilliseconds: Int32)]
+    ) throws(KafkaError) {
+        for error in errors {
+            let err = funnelpulse_mock_broker_push_request_error_rtt(
+                cluster, broker, apiKey, rd_kafka_resp_err_t(rawValue: error.code), error.rttMilliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+        }
+    }
+
+    /// Injected errors of broker `broker` for `apiKey` not consumed by a request yet.
+    public func pendingRequestErrors(_ broker: Int32, apiKey: Int16) throws(KafkaError) -> Int {
+        var count = 0
+        let err = rd_kafka_mock_broker_error_stack_cnt(cluster, broker, apiKey, &count)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err) }
+        return count
+    }
+
+    /// Metadata answers for `topic` carry this error code (0 clears it). With
+    /// `UNKNOWN_TOPIC_OR_PART` (3) clients see the topic as absent, as on a broker with
+    /// `auto.create.topics.enable=false`: the mock itself always auto-creates topics, and ignores
+    /// the clients' `allow.auto.create.topics` (it speaks Metadata v0-v2 only). The topic is
+    /// created behind the error if it does not exist yet.
+    public func setTopicError(_ topic: String, code: Int32) {
+        rd_kafka_mock_topic_set_error(cluster, topic, rd_kafka_resp_err_t(rawValue: code))
+    }
+
+    /// Drops the cluster-wide injected errors for `apiKey` that no request consumed yet.
+    public func clearRequestErrors(apiKey: Int16) {
+        rd_kafka_mock_clear_request_errors(cluster, apiKey)
     }
 }

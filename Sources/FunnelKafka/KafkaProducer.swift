@@ -99,7 +99,13 @@ public final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    /// One `rd_kafka_produceva` call; argument array on the stack, headers in one buffer.
+    /// One `rd_kafka_produceva` call; argument array on the stack.
+    ///
+    /// Headers go in as one list we build (`VTYPE_HEADERS`), not one `VTYPE_HEADER` per header:
+    /// librdkafka before 2.12 frees its own `VTYPE_HEADER` list twice when the partitioner refuses
+    /// the message (a topic the client knows does not exist) and the process crashes. A list passed
+    /// with `VTYPE_HEADERS` belongs to librdkafka only once the call succeeds; on any error it is
+    /// still ours to destroy.
     private func produce(
         _ topic: OpaquePointer,
         _ key: UnsafeRawBufferPointer?,
@@ -107,59 +113,49 @@ public final class KafkaProducer: @unchecked Sendable {
         _ headers: [KafkaHeader],
         _ token: UInt64
     ) -> OpaquePointer? {
-        let count = 4 + (key == nil ? 0 : 1) + headers.count
-        // Header names (NUL-terminated) and values packed together so their addresses are stable
-        // for the duration of the call. Empty when there are no headers: no allocation.
-        var headerBytes: [UInt8] = []
-        var headerSpans: [(name: Int, value: Int, count: Int)] = []
-        if !headers.isEmpty {
-            headerSpans.reserveCapacity(headers.count)
+        var headerList: OpaquePointer?
+        if !headers.isEmpty, let list = rd_kafka_headers_new(headers.count) {
             for header in headers {
-                let nameStart = headerBytes.count
-                headerBytes.append(contentsOf: header.name.utf8)
-                headerBytes.append(0)
-                headerSpans.append((nameStart, headerBytes.count, header.value.count))
-                headerBytes.append(contentsOf: header.value)
-            }
-        }
-        return headerBytes.withUnsafeBytes { headerBuffer in
-            withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: count) { arguments in
-                var index = 0
-                func add(_ configure: (inout rd_kafka_vu_t) -> Void) {
-                    var argument = rd_kafka_vu_t()
-                    configure(&argument)
-                    arguments.initializeElement(at: index, to: argument)
-                    index += 1
+                // Copies name and value; fails only on a read-only list, which a new one is not.
+                _ = header.value.withUnsafeBytes { bytes in
+                    rd_kafka_header_add(list, header.name, -1, bytes.isEmpty ? nil : bytes.baseAddress, bytes.count)
                 }
-                add { $0.vtype = RD_KAFKA_VTYPE_RKT; $0.u.rkt = topic }
-                add { $0.vtype = RD_KAFKA_VTYPE_MSGFLAGS; $0.u.i = RD_KAFKA_MSG_F_COPY }
+            }
+            headerList = list
+        }
+        let count = 4 + (key == nil ? 0 : 1) + (headerList == nil ? 0 : 1)
+        let error = withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: count) { arguments in
+            var index = 0
+            func add(_ configure: (inout rd_kafka_vu_t) -> Void) {
+                var argument = rd_kafka_vu_t()
+                configure(&argument)
+                arguments.initializeElement(at: index, to: argument)
+                index += 1
+            }
+            add { $0.vtype = RD_KAFKA_VTYPE_RKT; $0.u.rkt = topic }
+            add { $0.vtype = RD_KAFKA_VTYPE_MSGFLAGS; $0.u.i = RD_KAFKA_MSG_F_COPY }
+            add {
+                $0.vtype = RD_KAFKA_VTYPE_VALUE
+                // A zero-length non-nil value must stay "empty", not become a tombstone.
+                $0.u.mem.ptr = value.map { UnsafeMutableRawPointer(mutating: $0.baseAddress ?? Self.emptyValue) }
+                $0.u.mem.size = value?.count ?? 0
+            }
+            add { $0.vtype = RD_KAFKA_VTYPE_OPAQUE; $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(token)) }
+            if let key {
                 add {
-                    $0.vtype = RD_KAFKA_VTYPE_VALUE
-                    // A zero-length non-nil value must stay "empty", not become a tombstone.
-                    $0.u.mem.ptr = value.map { UnsafeMutableRawPointer(mutating: $0.baseAddress ?? Self.emptyValue) }
-                    $0.u.mem.size = value?.count ?? 0
+                    $0.vtype = RD_KAFKA_VTYPE_KEY
+                    $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? Self.emptyValue)
+                    $0.u.mem.size = key.count
                 }
-                add { $0.vtype = RD_KAFKA_VTYPE_OPAQUE; $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(token)) }
-                if let key {
-                    add {
-                        $0.vtype = RD_KAFKA_VTYPE_KEY
-                        $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? Self.emptyValue)
-                        $0.u.mem.size = key.count
-                    }
-                }
-                for span in headerSpans {
-                    add {
-                        $0.vtype = RD_KAFKA_VTYPE_HEADER
-                        let base = headerBuffer.baseAddress
-                        $0.u.header.name = base.map { ($0 + span.name).assumingMemoryBound(to: CChar.self) }
-                        $0.u.header.val = span.count == 0 ? nil : base.map { $0 + span.value }
-                        $0.u.header.size = span.count
-                    }
-                }
-                defer { arguments.baseAddress?.deinitialize(count: index) }
-                return rd_kafka_produceva(handle, arguments.baseAddress, index)
             }
+            if let headerList {
+                add { $0.vtype = RD_KAFKA_VTYPE_HEADERS; $0.u.headers = headerList }
+            }
+            defer { arguments.baseAddress?.deinitialize(count: index) }
+            return rd_kafka_produceva(handle, arguments.baseAddress, index)
         }
+        if error != nil, let headerList { rd_kafka_headers_destroy(headerList) }
+        return error
     }
 
     /// A real, never-freed address for zero-length keys/values: Swift may give an empty buffer
@@ -222,6 +218,12 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Messages and requests not yet acknowledged (`rd_kafka_outq_len`).
     public var outstanding: Int {
         Int(rd_kafka_outq_len(handle))
+    }
+
+    /// One Metadata round trip to any broker: returns once a broker answered (brokers reachable),
+    /// throws when none did within the timeout. Blocks the calling thread; serves no callbacks.
+    public func probeBrokers(timeoutMilliseconds: Int32) throws(KafkaError) {
+        try KafkaBrokerProbe.probe(handle, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// The error that made this producer unusable (e.g. fenced idempotent producer), if any.

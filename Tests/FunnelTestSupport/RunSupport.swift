@@ -120,9 +120,12 @@ public enum RunSupport {
 
     // MARK: - Kafka helpers
 
-    public static func produce(_ lines: [String?], topic: String, bootstrap: String, keyed: Bool = false) throws {
-        let producer = try KafkaProducer(configuration: ["bootstrap.servers": bootstrap, "linger.ms": "5"],
-                                         logger: logger())
+    /// `settings` are extra librdkafka properties (e.g. TLS: ``securitySettings(_:)``).
+    public static func produce(_ lines: [String?], topic: String, bootstrap: String, keyed: Bool = false,
+                               settings: [String: String] = [:]) throws {
+        let producer = try KafkaProducer(
+            configuration: ["bootstrap.servers": bootstrap, "linger.ms": "5"].merging(settings) { $1 },
+            logger: logger())
         for (index, line) in lines.enumerated() {
             let key = keyed ? Array("k\(index % 13)".utf8) : nil
             try withBytes(key) { key in
@@ -149,6 +152,11 @@ public enum RunSupport {
         public var headers: [String: String]
     }
 
+    /// The TLS/SASL part of the daemon's librdkafka passthrough, for the test's own clients.
+    public static func securitySettings(_ config: FunnelPulseConfig) -> [String: String] {
+        config.kafka.librdkafka.filter { $0.key == "security.protocol" || $0.key.hasPrefix("ssl.") || $0.key.hasPrefix("sasl.") }
+    }
+
     /// Reads the output topics from the beginning until `done` says so or time runs out.
     public static func collect(_ config: FunnelPulseConfig, seconds: Double = 40,
                         until done: ([Output]) -> Bool) throws -> [Output] {
@@ -158,7 +166,7 @@ public enum RunSupport {
                 "auto.offset.reset": "earliest", "enable.auto.commit": "false",
                 "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000",
                 "partition.assignment.strategy": "range", "topic.metadata.refresh.interval.ms": "1000",
-            ], logger: logger())
+            ].merging(securitySettings(config)) { $1 }, logger: logger())
         try consumer.subscribe(topics: [config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
                                         config.outputs.alerts])
         var outputs: [Output] = []
@@ -180,7 +188,7 @@ public enum RunSupport {
     public static func committed(_ config: FunnelPulseConfig, partitions: Int = 1) throws -> [Int32: Int64?] {
         let consumer = try KafkaConsumer(
             configuration: ["bootstrap.servers": config.kafka.bootstrapServers, "group.id": config.kafka.groupID,
-                            "enable.auto.commit": "false"],
+                            "enable.auto.commit": "false"].merging(securitySettings(config)) { $1 },
             logger: logger())
         let list = (0..<partitions).map { TopicPartition(topic: config.inputs[0].topic, partition: Int32($0)) }
         let result = try consumer.committed(list, timeoutMilliseconds: 5000)

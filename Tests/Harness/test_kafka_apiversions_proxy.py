@@ -3,17 +3,23 @@
 
 Run: python3 Tests/Harness/test_kafka_apiversions_proxy.py
 Checks the ApiVersions rewrite on synthetic frames fed in random chunk sizes, that
-every other byte passes through unchanged, and an end-to-end run of the proxy
-process against a tiny fake upstream on loopback (including half-close).
+every other byte passes through unchanged, an end-to-end run of the proxy
+process against a tiny fake upstream on loopback (including half-close), and TLS
+termination (--tls-cert/--tls-key) with a throwaway CA: a client trusting that CA
+gets the rewritten bytes, one trusting another CA fails the handshake (needs the
+openssl command; skipped without it).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -194,6 +200,91 @@ class ProcessTest(unittest.TestCase):
             srv.close()
         self.assertEqual(rc, 0, err)
         self.assertIn("1 ApiVersions responses rewritten", err)
+
+
+def openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "the openssl command is needed to make a test CA")
+class TLSProcessTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="proxy-tls-")
+        d = self.dir
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl("req", "-x509", *ec, "-days", "1", "-subj", "/CN=selftest CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+        openssl("req", *ec, "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr", cwd=d)
+        with open(os.path.join(d, "ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "1", "-extfile", "ext", "-out", "server.pem", cwd=d)
+        openssl("req", "-x509", *ec, "-days", "1", "-subj", "/CN=other CA", "-keyout", "other.key", "-out", "other.pem",
+                cwd=d)
+
+    def tearDown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_tls_termination_and_wrong_ca(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        up_port = srv.getsockname()[1]
+        tags = [(0, b"tls-tags")]
+
+        def upstream():
+            conn, _ = srv.accept()
+            buf = bytearray()
+            while len(buf) < len(request(18, 3, 7, b"\x00")):
+                d = conn.recv(65536)
+                if not d:
+                    break
+                buf += d
+            conn.sendall(response(7, api_versions_v3_body(4, tags)))
+            conn.close()
+
+        t = threading.Thread(target=upstream, daemon=True)
+        t.start()
+        proc = subprocess.Popen([sys.executable, PROXY, "--listen", "0", "--upstream", str(up_port),
+                                 "--tls-cert", os.path.join(self.dir, "server.pem"),
+                                 "--tls-key", os.path.join(self.dir, "server.key")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            self.assertIn("tls=on", line)
+            port = int(line.split("listen=127.0.0.1:")[1].split()[0])
+
+            # A client that trusts another CA is refused during the handshake; nothing reaches upstream.
+            wrong = ssl.create_default_context(cafile=os.path.join(self.dir, "other.pem"))
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with self.assertRaises(ssl.SSLCertVerificationError):
+                    wrong.wrap_socket(raw, server_hostname="127.0.0.1")
+
+            right = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.pem"))
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with right.wrap_socket(raw, server_hostname="127.0.0.1") as c:
+                    c.sendall(request(18, 3, 7, b"\x00"))
+                    got = bytearray()
+                    while True:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        got += d
+            self.assertEqual(bytes(got), response(7, api_versions_v3_body(4, [])))
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+            srv.close()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("1 ApiVersions responses rewritten", err)
+        # The refused handshake never became a connection to the upstream.
+        self.assertIn("stopping: 1 connections", err)
+
+    def test_cert_without_key_is_refused(self):
+        proc = subprocess.run([sys.executable, PROXY, "--listen", "0", "--upstream", "1",
+                               "--tls-cert", os.path.join(self.dir, "server.pem")],
+                              capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("go together", proc.stderr)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ fp_ensure_system_packages() {
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)   # SwiftPM resolves CRdKafka through it
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the TLS tests' throwaway CA
   if ! python3 -m pip --version >/dev/null 2>&1; then missing+=(python3-pip); fi
   if ((${#missing[@]})); then
     fp_log "installing missing packages: ${missing[*]}"
@@ -196,9 +197,10 @@ fp_start_broker() {
 }
 
 # Wait for Tansu's "ready" log line, then poll kcat -L through the proxy until the
-# broker answers (bounded).
+# broker answers (bounded). Arguments after the fourth go to kcat (e.g. -X security.protocol=ssl).
 fp_wait_ready() {
   local port=$1 tansu_pid=$2 limit_s=$3 tansu_log=$4 deadline
+  shift 4
   deadline=$(($(fp_now_ms) + limit_s * 1000))
   while (($(fp_now_ms) < deadline)) && ! grep -q '^ready in' "$tansu_log" 2>/dev/null; do
     fp_is_ours_alive "$tansu_pid" || return 1
@@ -206,7 +208,7 @@ fp_wait_ready() {
   done
   while (($(fp_now_ms) < deadline)); do
     fp_is_ours_alive "$tansu_pid" || return 1
-    if kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null | grep -q ' 1 brokers:'; then
+    if kcat -L -b "127.0.0.1:$port" -m 2 "$@" 2>/dev/null | grep -q ' 1 brokers:'; then
       return 0
     fi
     sleep 0.05
@@ -216,7 +218,7 @@ fp_wait_ready() {
 
 fp_show_logs() {
   local logdir=$1 f
-  for f in tansu.log proxy.log; do
+  for f in tansu.log proxy.log tls-tansu.log tls-proxy.log; do
     [[ -f $logdir/$f ]] || continue
     printf -- '----- last 30 lines of %s -----\n' "$logdir/$f" >&2
     tail -n 30 "$logdir/$f" >&2
@@ -246,4 +248,98 @@ fp_smoke_check() {
     fp_die "smoke check: produced $n messages to $topic, consumed $got ($uniq distinct)"
   fi
   FP_SMOKE_RESULT="$n produced, $got consumed ($uniq distinct) on topic $topic"
+}
+
+# A throwaway PKI for the TLS tests, made fresh for each run in DIR (never committed; the keys
+# are deleted by test.sh on exit): ca.pem (the CA the tests trust), server.pem/server.key (signed
+# by it, for 127.0.0.1 and localhost) and other-ca.pem (an unrelated CA, for the wrong-CA test).
+# EC P-256 keys, valid for 2 days.
+fp_make_test_pki() {
+  local dir=$1 log
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  log="$dir/openssl.log"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj "/CN=FunnelPulse test CA $$" -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+      && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" \
+      && printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' \
+        'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$dir/server.ext" \
+      && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+        -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" \
+      && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=Unrelated test CA $$" -keyout "$dir/other-ca.key" -out "$dir/other-ca.pem"
+  } >"$log" 2>&1 || { cat "$log" >&2; fp_die "openssl could not make the test CA and certificates in $dir"; }
+  openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >>"$log" 2>&1 \
+    || { cat "$log" >&2; fp_die "the test server certificate does not verify against the test CA"; }
+}
+
+# A second Tansu whose only advertised listener is a TLS-terminating ApiVersions proxy:
+#   client --TLS--> proxy (127.0.0.1:FP_TLS_PROXY_PORT) --plain, loopback--> Tansu
+# Tansu 0.6.0 cannot serve TLS itself (see scripts/kafka_apiversions_proxy.py), and librdkafka
+# 2.0.2 needs the ApiVersions rewrite anyway, so the proxy terminates TLS. Args: TANSU_BIN
+# PROXY_SCRIPT LOG_DIR CERT KEY CA. Sets FP_TLS_BROKER_PORT, FP_TLS_PROXY_PORT, FP_TLS_TANSU_PID,
+# FP_TLS_PROXY_PID, FP_TLS_READY_MS. Ready = kcat lists the broker over TLS, verifying with CA.
+fp_start_tls_broker() {
+  local tansu=$1 proxy=$2 logdir=$3 cert=$4 key=$5 ca=$6 attempt t0 deadline
+  for attempt in 1 2 3; do
+    ((attempt == 1)) || fp_log "starting the TLS broker, attempt $attempt"
+    t0=$(fp_now_ms)
+    FP_TLS_BROKER_PORT=$(fp_free_port)
+    : >"$logdir/tls-proxy.out"
+    "$FP_PYTHON" "$proxy" --listen 0 --upstream "$FP_TLS_BROKER_PORT" --tls-cert "$cert" --tls-key "$key" \
+      >"$logdir/tls-proxy.out" 2>"$logdir/tls-proxy.log" &
+    FP_TLS_PROXY_PID=$!
+    fp_track_pid "$FP_TLS_PROXY_PID" "$proxy"
+    deadline=$(($(fp_now_ms) + 10000))
+    FP_TLS_PROXY_PORT=
+    while [[ -z $FP_TLS_PROXY_PORT ]]; do
+      FP_TLS_PROXY_PORT=$(sed -n 's/.* ready listen=127\.0\.0\.1:\([0-9]*\) .*tls=on.*/\1/p' "$logdir/tls-proxy.out")
+      [[ -n $FP_TLS_PROXY_PORT ]] && break
+      fp_is_ours_alive "$FP_TLS_PROXY_PID" || { tail -n 20 "$logdir/tls-proxy.log" >&2; fp_die "the TLS proxy exited at start"; }
+      (($(fp_now_ms) < deadline)) || fp_die "the TLS proxy did not report ready within 10 s"
+      sleep 0.05
+    done
+    "$tansu" broker \
+      --listener-url "tcp://127.0.0.1:$FP_TLS_BROKER_PORT" \
+      --advertised-listener-url "tcp://127.0.0.1:$FP_TLS_PROXY_PORT" \
+      --storage-engine memory://tansu/ >"$logdir/tls-tansu.log" 2>&1 &
+    FP_TLS_TANSU_PID=$!
+    fp_track_pid "$FP_TLS_TANSU_PID" "$tansu"
+    if fp_wait_ready "$FP_TLS_PROXY_PORT" "$FP_TLS_TANSU_PID" 30 "$logdir/tls-tansu.log" \
+        -X security.protocol=ssl -X "ssl.ca.location=$ca"; then
+      FP_TLS_READY_MS=$(($(fp_now_ms) - t0))
+      return 0
+    fi
+    if grep -q 'AddrInUse' "$logdir/tls-tansu.log" 2>/dev/null; then
+      fp_log "port $FP_TLS_BROKER_PORT was taken before Tansu could bind it; retrying with new ports"
+      fp_stop_pids "$FP_TLS_TANSU_PID" "$FP_TLS_PROXY_PID"
+      continue
+    fi
+    fp_log "the TLS broker did not become ready; last lines of its logs:"
+    fp_show_logs "$logdir"
+    fp_die "Tansu behind the TLS proxy is not answering metadata requests over TLS"
+  done
+  fp_die "could not start the TLS broker on a free port after 3 attempts"
+}
+
+# Stop some of the processes this shell started (by PID, as fp_stop_started does) and forget them.
+fp_stop_pids() {
+  local pid i keep=()
+  for pid in "$@"; do
+    if fp_is_ours_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "$@"; do
+    for ((i = 0; i < 50; i++)); do
+      fp_is_ours_alive "$pid" || break
+      sleep 0.1
+    done
+    if fp_is_ours_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    wait "$pid" 2>/dev/null || true
+  done
+  for pid in "${FP_STARTED_PIDS[@]}"; do
+    [[ " $* " == *" $pid "* ]] || keep+=("$pid")
+  done
+  FP_STARTED_PIDS=("${keep[@]}")
 }

@@ -13,6 +13,12 @@ public struct AlertEngine: Sendable {
         carts = CartAbandonmentTracker(config: config.cartAbandonment)
     }
 
+    /// Pseudonymize user entities from now on (nil: raw ids).
+    mutating func setUserPseudonymizer(_ pseudonymizer: UserPseudonymizer?) {
+        entities.pseudonymizer = pseudonymizer
+        carts.pseudonymizer = pseudonymizer
+    }
+
     @inline(__always)
     mutating func observe(_ event: Event, context: EventContext, user: UserRecord, record: UnsafeRawBufferPointer,
                           emit: (Alert) -> Void) {

@@ -26,6 +26,12 @@ public struct CartAbandonmentTracker: Sendable {
     /// Signals published so far, by reason.
     public private(set) var idleSignals = 0
     public private(set) var scoreSignals = 0
+    /// When set, the signal's user entity (and its id) is a pseudonym.
+    public internal(set) var pseudonymizer: UserPseudonymizer? {
+        get { pseudonymizerSlot.value }
+        set { pseudonymizerSlot.value = newValue }
+    }
+    private var pseudonymizerSlot = UserPseudonymizerSlot()
 
     public init(config: CartAbandonmentConfig) {
         self.config = config
@@ -100,9 +106,10 @@ public struct CartAbandonmentTracker: Sendable {
     }
 
     private func signal(_ cart: OpenCart, user: UserRecord, reason: String, time: Int64) -> Alert {
+        let entity = pseudonymizer?.pseudonym(cart.user) ?? cart.user
         var alert = Alert(
-            id: "cart_abandonment:user:\(cart.user):\(cart.openedAt / 1000)", kind: .cartAbandonment, state: .signal,
-            severity: .info, time: time, since: cart.openedAt, entityType: "user", entity: cart.user,
+            id: "cart_abandonment:user:\(entity):\(cart.openedAt / 1000)", kind: .cartAbandonment, state: .signal,
+            severity: .info, time: time, since: cart.openedAt, entityType: "user", entity: entity,
             message: "cart of \(user.cartItems) item(s) worth \(Double(user.cartValue)) abandoned (\(reason))")
         alert.evidence = [
             AlertEvidence("cart_items", Double(user.cartItems)), AlertEvidence("cart_value", Double(user.cartValue)),

@@ -17,6 +17,12 @@ extension EntityDetector {
         return text.isEmpty ? "#" + String(event.userKey, radix: 16) : text
     }
 
+    /// The user entity of an alert: ``userText(_:_:)``, pseudonymized when that is on.
+    func userEntity(_ event: Event, _ record: UnsafeRawBufferPointer) -> String {
+        let text = Self.userText(event, record)
+        return pseudonymizer?.pseudonym(text) ?? text
+    }
+
     static func ipText(_ event: Event, _ record: UnsafeRawBufferPointer) -> String {
         let text = TextField.string(event.ip, in: record)
         return text.isEmpty ? "#" + String(event.ipKey, radix: 16) : text
@@ -30,7 +36,7 @@ extension EntityDetector {
     var shortSeconds: Int { windowSeconds.isEmpty ? 60 : windowSeconds[shortWindow] }
 
     func velocityAlert(_ event: Event, count: Int, record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         let perMinute = Double(count) * 60 / Double(shortSeconds)
         let threshold = Self.format(config.velocity.eventsPerMinute, 1)
         return alert(
@@ -44,7 +50,7 @@ extension EntityDetector {
     }
 
     func cartBurstAlert(_ event: Event, carts: Int, record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         let window = windowSeconds.isEmpty ? 0 : windowSeconds[cartWindow]
         return alert(
             .cartBurst, event, entity: user,
@@ -54,7 +60,7 @@ extension EntityDetector {
 
     func checkoutWithoutViewAlert(_ event: Event, checkouts: Int, purchases: Int,
                                   record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         return alert(
             .checkoutWithoutView, event, entity: user,
             message: "user \(user) made \(checkouts) checkouts and \(purchases) purchases without viewing a product",
@@ -65,7 +71,7 @@ extension EntityDetector {
     }
 
     func fastPurchaseAlert(_ event: Event, seconds: Int64, record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         return alert(
             .fastPurchase, event, entity: user,
             message: "user \(user) purchased \(seconds) s after first being seen "
@@ -85,7 +91,7 @@ extension EntityDetector {
     }
 
     func botTimingAlert(_ event: Event, mean: Double, cv: Double, record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         let gaps = timing.ring
         return alert(
             .botTiming, event, entity: user,
@@ -98,7 +104,7 @@ extension EntityDetector {
     }
 
     func outlierAlert(_ event: Event, score: Double, raw: SIMD8<Double>, record: UnsafeRawBufferPointer) -> Alert {
-        let user = Self.userText(event, record)
+        let user = userEntity(event, record)
         let names = OutlierModel.featureNames(windowSeconds: windowSeconds, model: outlier)
         var x = SIMD8<Double>.zero
         for f in 0..<OutlierModel.featureCount { x[f] = MathShim.log1p(raw[f]) }

@@ -50,6 +50,12 @@ public struct EntityDetector: Sendable {
     var outlier: OutlierModel
     /// Event time of the first observed event (µs); `.min` before it.
     private(set) var firstEventTime: Int64 = .min
+    /// When set, user entities (and the ids and messages built from them) carry pseudonyms.
+    public internal(set) var pseudonymizer: UserPseudonymizer? {
+        get { pseudonymizerSlot.value }
+        set { pseudonymizerSlot.value = newValue }
+    }
+    private var pseudonymizerSlot = UserPseudonymizerSlot()
 
     /// Alerts emitted, and rule hits swallowed by the cooldown.
     public private(set) var alertsEmitted = 0

@@ -157,6 +157,6 @@ extension RawCodable {
 }
 
 extension InlineArray: RawElement where Element: RawElement {}
-extension InlineArray: Encodable where Element: RawElement {}
-extension InlineArray: Decodable where Element: RawElement {}
+extension InlineArray: @retroactive Encodable where Element: RawElement {}
+extension InlineArray: @retroactive Decodable where Element: RawElement {}
 extension InlineArray: RawCodable where Element: RawElement {}

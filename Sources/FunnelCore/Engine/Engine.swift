@@ -75,6 +75,11 @@ public struct Engine: Sendable {
     public internal(set) var model: ConversionModel?
     /// Funnel, fraud and cart-abandonment detectors (nil when `alerts.enabled` is false).
     public internal(set) var alerts: AlertEngine?
+    /// Keyed pseudonyms for user ids in outputs (`privacy.pseudonymize_user_ids`); nil: raw ids.
+    /// Sinks read it for score records; alerts get it through ``setUserPseudonymizer(_:)``.
+    /// Not part of a checkpoint: set it again after restoring one.
+    public var userPseudonymizer: UserPseudonymizer? { pseudonymizerSlot.value }
+    private var pseudonymizerSlot = UserPseudonymizerSlot()
 
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
@@ -92,6 +97,13 @@ public struct Engine: Sendable {
                                     funnel: config.funnels.first ?? .default)
         }
         if config.alerts.enabled { alerts = AlertEngine(config: config.alerts, engine: config) }
+    }
+
+    /// Replaces user ids with keyed pseudonyms in what the engine emits (alert entities, ids and
+    /// messages) and tells sinks to do the same (``userPseudonymizer``). nil restores raw ids.
+    public mutating func setUserPseudonymizer(_ pseudonymizer: UserPseudonymizer?) {
+        pseudonymizerSlot = UserPseudonymizerSlot(pseudonymizer)
+        alerts?.setUserPseudonymizer(pseudonymizer)
     }
 
     /// Watermark: the event time up to which the engine has applied everything (windows, expiries,

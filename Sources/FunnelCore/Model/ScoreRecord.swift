@@ -5,15 +5,19 @@ public enum ScoreRecord {
     /// Encodes `score` for `event`; text fields are copied from `record`. `featureNames` and
     /// `stepNames` are ``FeatureExtractor/names`` and ``ProgressiveQuality/stepNames``.
     /// Event time is written as integer milliseconds only: no date formatting on the hot path.
+    /// `pseudonymizedUser`, when given, is written as `user` instead of the record's user id
+    /// (``UserPseudonymizer``, `privacy.pseudonymize_user_ids`).
     public static func encode(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer,
                               featureNames names: [String], stepNames steps: [String],
+                              pseudonymizedUser: UnsafeRawBufferPointer? = nil,
                               into out: inout JSONBuffer) {
         out.beginObject()
         out.key("schema"); out.string(schema)
         out.key("seq"); out.int(score.seq)
         out.key("event_id")
         if event.eventID.isPresent { out.string(event.eventID, in: record) } else { out.null() }
-        out.key("user"); out.string(event.user, in: record)
+        out.key("user")
+        if let pseudonymizedUser { out.bytesAsString(pseudonymizedUser) } else { out.string(event.user, in: record) }
         out.key("event_time_ms"); out.int(event.timestamp / 1000)
         out.key("score"); out.double(score.probability, decimals: 7)
         out.key("model_version"); out.int(score.version)

@@ -13,7 +13,10 @@ public enum ConfigLoader {
     }
 
     /// Reads a config file ("" = defaults), applies `FUNNELPULSE_*` environment overrides, validates.
-    public static func loadConfig(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+    /// `secrets` is where `privacy.key_env` is looked up (the process environment even when
+    /// `environment` overrides are off, as for `replay`).
+    public static func loadConfig(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  secrets: [String: String] = ProcessInfo.processInfo.environment)
         throws -> FunnelPulseConfig
     {
         var config = FunnelPulseConfig()
@@ -24,6 +27,8 @@ public enum ConfigLoader {
         try applyEnvironment(&config, environment)
         do {
             try config.validate()
+            // Refuse to start now, not at the first output, when the pseudonymization key is unusable.
+            _ = try config.privacy.pseudonymizer(environment: secrets)
         } catch {
             throw LoadError(file: path.isEmpty ? "(defaults)" : path, key: error.key, message: error.message)
         }

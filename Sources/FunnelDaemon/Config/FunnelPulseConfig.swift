@@ -153,11 +153,13 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
     public var log = Log()
     public var checkpoint = Checkpoint()
     public var shutdownGraceSeconds: Double = 10
+    /// Keyed pseudonyms for user ids in outputs (``Privacy``, `FunnelPulseConfig+Privacy.swift`).
+    public var privacy = Privacy()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case engine, inputs, outputs, kafka, http, log, checkpoint
+        case engine, inputs, outputs, kafka, http, log, checkpoint, privacy
         case shutdownGraceSeconds = "shutdown_grace_seconds"
     }
 
@@ -172,6 +174,7 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         log = try c.decodeIfPresent(Log.self, forKey: .log) ?? d.log
         checkpoint = try c.decodeIfPresent(Checkpoint.self, forKey: .checkpoint) ?? d.checkpoint
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
+        privacy = try c.decodeIfPresent(Privacy.self, forKey: .privacy) ?? d.privacy
     }
 
     /// Cross-field checks; errors name the dotted key.
@@ -245,6 +248,7 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         guard shutdownGraceSeconds > 0, shutdownGraceSeconds <= 600 else {
             throw ConfigError(key: "shutdown_grace_seconds", message: "must be between 0 and 600")
         }
+        try privacy.validate()
     }
 
     /// librdkafka properties the daemon sets itself (changing them would break delivery guarantees).

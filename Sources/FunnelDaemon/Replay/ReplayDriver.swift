@@ -50,7 +50,7 @@ public struct ReplayDriver {
         let dir = options.outputDirectory
         var engine: Engine
         do {
-            engine = try Engine(config: options.config.engine)
+            engine = try options.config.makeEngine(environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ReplayError.badArguments("configuration: \(error)")
         }
@@ -67,6 +67,7 @@ public struct ReplayDriver {
             funnel: try FileOutput(path: dir + "/funnel.jsonl"),
             deadLetters: try FileOutput(path: dir + "/deadletter.jsonl"),
             sourceNames: options.inputs.map { ($0 as NSString).lastPathComponent })
+        sink.pseudonymizer = engine.userPseudonymizer
         if let model = engine.model {
             sink.scores = try FileOutput(path: dir + "/scores.jsonl")
             sink.featureNames = model.features.names

@@ -9,6 +9,8 @@ struct ReplaySink: EngineSink {
     var scores: FileOutput? = nil
     var featureNames: [String] = []
     var stepNames: [String] = []
+    /// Pseudonyms instead of user ids in `scores.jsonl` (nil: raw ids).
+    var pseudonymizer: UserPseudonymizer? = nil
     var buffer = JSONBuffer(capacity: 4096)
     var writeError: (any Error)?
     var snapshots = 0
@@ -30,8 +32,15 @@ struct ReplaySink: EngineSink {
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         guard let scores else { return }
         buffer.reset()
-        ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
-                           into: &buffer)
+        if let pseudonymizer {
+            pseudonymizer.withPseudonym(of: event.user, in: record) { pseudonym in
+                ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames,
+                                   stepNames: stepNames, pseudonymizedUser: pseudonym, into: &buffer)
+            }
+        } else {
+            ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
+                               into: &buffer)
+        }
         write(scores)
     }
 

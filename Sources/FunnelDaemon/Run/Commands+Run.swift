@@ -33,7 +33,7 @@ extension Commands {
         if config.http.enabled {
             let endpoints = OperationsEndpoints(registry: registry, readiness: { pipeline.health.readiness() })
             let http = HTTPService(
-                configuration: .init(host: config.http.host, port: config.http.port),
+                configuration: config.http.serverConfiguration,
                 logger: logger, handler: endpoints.handler)
             // First in, last out: probes and metrics keep answering while the pipeline drains.
             services.append(.init(service: http))

@@ -1,17 +1,22 @@
+import FunnelKafka
 import Logging
 
 /// The configuration as logged at start: everything an operator needs to see, no secrets.
 enum ConfigRedaction {
     /// librdkafka keys whose values are credentials (SASL passwords, JAAS configs, private keys).
-    static func isSecret(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return ["password", "secret", "sasl.jaas", "ssl.key"].contains { lowered.contains($0) }
-    }
+    static func isSecret(_ key: String) -> Bool { KafkaSecrets.isSecret(key) }
 
     static func redacted(_ librdkafka: [String: String]) -> [String: String] {
         var result = librdkafka
-        for key in librdkafka.keys where isSecret(key) { result[key] = "***" }
+        for key in librdkafka.keys where isSecret(key) { result[key] = KafkaSecrets.redacted }
         return result
+    }
+
+    /// The privacy section without its key.
+    static func privacy(_ privacy: FunnelPulseConfig.Privacy) -> String {
+        guard privacy.pseudonymizeUserIDs else { return "off" }
+        return privacy.keyEnv.isEmpty
+            ? "pseudonymize_user_ids (key: \(KafkaSecrets.redacted))" : "pseudonymize_user_ids (key from $\(privacy.keyEnv))"
     }
 
     static func metadata(_ config: FunnelPulseConfig) -> Logger.Metadata {
@@ -40,6 +45,7 @@ enum ConfigRedaction {
             "http": .string(config.http.enabled ? "\(config.http.host):\(config.http.port)" : "disabled"),
             "log": .string("\(config.log.level)/\(config.log.format)"),
             "shutdown_grace_seconds": .stringConvertible(config.shutdownGraceSeconds),
+            "privacy": .string(privacy(config.privacy)),
             "funnels": .array(config.engine.funnels.map { .string($0.name) }),
             "model": .stringConvertible(config.engine.model.enabled),
             "alerts": .stringConvertible(config.engine.alerts.enabled),

@@ -5,14 +5,17 @@ import FunnelKafka
 /// attributed (in the ``OutputLedger``) to the input that caused it.
 ///
 /// Records go out immediately, one encode buffer reused for all of them: dead letters to the
-/// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id,
-/// alerts keyed by alert id (funnel alerts) or entity (fraud alerts, signals).
+/// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id
+/// (its pseudonym with `privacy.pseudonymize_user_ids`), alerts keyed by alert id (funnel
+/// alerts) or entity (fraud alerts, signals).
 /// Each carries `schema` and `model-version` headers so consumers can route without parsing.
 struct KafkaOutputSink: EngineSink {
     let publisher: OutputPublisher
     /// ``FeatureExtractor/names`` and the quality step names, for score records.
     let featureNames: [String]
     let stepNames: [String]
+    /// Pseudonyms instead of user ids in score records and their key (nil: raw ids).
+    let pseudonymizer: UserPseudonymizer?
     private var buffer = JSONBuffer(capacity: 4096)
     private var modelVersion: UInt64 = 0
     private var headersByKind: [[KafkaHeader]]
@@ -21,10 +24,12 @@ struct KafkaOutputSink: EngineSink {
     /// Alerts published so far, by kind and state (for /metrics).
     private(set) var alertCounts = AlertCounts()
 
-    init(publisher: OutputPublisher, featureNames: [String], stepNames: [String]) {
+    init(publisher: OutputPublisher, featureNames: [String], stepNames: [String],
+         pseudonymizer: UserPseudonymizer? = nil) {
         self.publisher = publisher
         self.featureNames = featureNames
         self.stepNames = stepNames
+        self.pseudonymizer = pseudonymizer
         headersByKind = Self.headers(modelVersion: 0)
     }
 
@@ -59,6 +64,15 @@ struct KafkaOutputSink: EngineSink {
             headersByKind = Self.headers(modelVersion: modelVersion)
         }
         buffer.reset()
+        if let pseudonymizer {
+            // One HMAC per score, digest and hex on the stack: used for the record and its key.
+            pseudonymizer.withPseudonym(of: event.user, in: record) { pseudonym in
+                ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames,
+                                   stepNames: stepNames, pseudonymizedUser: pseudonym, into: &buffer)
+                publish(.scores, key: pseudonym)
+            }
+            return
+        }
         ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
                            into: &buffer)
         let user = event.user

@@ -15,8 +15,15 @@ extension Pipeline {
             self.caughtUpSlots.append(slot)
         }
         consumer.onError = { [weak self] error in
-            self?.logger.warning("kafka consumer error", metadata: ["error": "\(error)"])
+            guard let self else { return }
+            if error.isSecurityFailure {
+                self.logger.error("kafka TLS/authentication failure; stopping", metadata: ["error": "\(error)"])
+                if self.securityFailure == nil { self.securityFailure = error }
+            } else {
+                self.clientError(error, client: "consumer")
+            }
         }
+        publisher.producer.onError = { [weak self] error in self?.clientError(error, client: "producer") }
         let metrics = self.metrics
         consumer.onStatistics = { metrics.recordStatistics($0, client: "consumer") }
         publisher.producer.onStatistics = { metrics.recordStatistics($0, client: "producer") }

@@ -57,6 +57,10 @@ public final class Pipeline: @unchecked Sendable {
     var restoredCheckpoint: RunCheckpoint?
     var startOffsets: [TopicPartition: Int64] = [:]
     var lastCheckpoint = ContinuousClock.now
+    /// A TLS or SASL failure the consumer reported (``KafkaError/isSecurityFailure``): the loop
+    /// stops with it instead of retrying a configuration that cannot work (a wrong CA would
+    /// otherwise leave the daemon running, never ready, forever).
+    var securityFailure: KafkaError?
 
     private let stopRequested = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
@@ -98,6 +102,8 @@ public final class Pipeline: @unchecked Sendable {
                             metadata: ["directory": "\(config.checkpoint.directory)"])
             }
         }
+        // After any restore: checkpoints never carry the pseudonymization key.
+        initialEngine?.setUserPseudonymizer(try config.privacy.pseudonymizer(environment: ProcessInfo.processInfo.environment))
         decoders = mappings.map { RecordDecoder(mapping: $0) }
         decoderByTopic = Dictionary(uniqueKeysWithValues: config.inputs.enumerated().map { ($1.topic, $0) })
         consumer = try KafkaConsumer(configuration: KafkaClientSettings.consumer(config), logger: logger)
@@ -123,13 +129,18 @@ public final class Pipeline: @unchecked Sendable {
             throw Commands.Failure("the pipeline was already started")
         }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread { [self] in
-                do {
-                    try runLoop()
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
+            // The thread holds the pipeline only while the loop runs: when `run()` returns, the
+            // caller holds the last reference, so the Kafka handles are destroyed (their threads
+            // joined) before the caller goes on, never concurrently with a process exit (which
+            // crashed in OpenSSL's exit cleanup while a TLS client's threads were still running).
+            let thread = Thread { [weak self] in
+                let result: Result<Void, any Error>
+                if let pipeline = self {
+                    result = Result { try pipeline.runLoop() }
+                } else {
+                    result = .success(())
                 }
+                continuation.resume(with: result)
             }
             thread.name = "funnelpulse-pipeline"
             thread.stackSize = 8 << 20
@@ -188,7 +199,8 @@ public final class Pipeline: @unchecked Sendable {
         var sink = KafkaOutputSink(
             publisher: publisher,
             featureNames: engine.model?.features.names ?? [],
-            stepNames: engine.model?.quality.stepNames ?? [])
+            stepNames: engine.model?.quality.stepNames ?? [],
+            pseudonymizer: engine.userPseudonymizer)
         var reported = engine.stats
         var stallWatch = InputStallWatch(afterSeconds: config.engine.alerts.enabled ? config.engine.alerts.funnel.stallAfterSeconds : 0)
         var lastLagCheck = clock.now - .seconds(10)
@@ -202,6 +214,10 @@ public final class Pipeline: @unchecked Sendable {
                 }
             } catch {
                 failure = error
+                break
+            }
+            if let securityFailure {
+                failure = securityFailure
                 break
             }
             // Caught-up partitions stop holding the watermark back (per-partition watermarks).
@@ -223,6 +239,7 @@ public final class Pipeline: @unchecked Sendable {
             if clock.now - lastLagCheck >= .seconds(1) {
                 lastLagCheck = clock.now
                 updateLag()
+                probeUnreachableBrokers()
             }
         }
         if failure == nil, publisher.failure == nil { requestStop() }

@@ -16,6 +16,9 @@ public final class PipelineHealth: Sendable {
         public var model: ModelView?
         /// Events the engine has read so far.
         public var eventsRead = 0
+        /// Clients (`consumer`, `producer`) for which librdkafka reported every broker down, with
+        /// its reason; an entry goes once a broker answers that client again.
+        public var brokersDown: [String: String] = [:]
     }
 
     /// The model's progressive quality over its recent window, from resolved predictions only.
@@ -43,12 +46,25 @@ public final class PipelineHealth: Sendable {
         state.withLock { body(&$0) }
     }
 
-    /// Ready = partitions assigned, caught up, not failed, not shutting down.
+    /// librdkafka told `client` that all its brokers are down.
+    func brokersDown(_ client: String, reason: String) {
+        update { $0.brokersDown[client] = reason }
+    }
+
+    /// A broker answered `client` again.
+    func brokersReachable(_ client: String) {
+        update { $0.brokersDown[client] = nil }
+    }
+
+    /// Ready = brokers reachable, partitions assigned, caught up, not failed, not shutting down.
     public func readiness() -> (ready: Bool, reason: String) {
         let current = snapshot
         if let failure = current.failure { return (false, "failed: \(failure)") }
         if current.stopping { return (false, "shutting down") }
         if !current.started { return (false, "starting") }
+        if let (client, reason) = current.brokersDown.min(by: { $0.key < $1.key }) {
+            return (false, "kafka unreachable (\(client)): \(reason)")
+        }
         if current.assignedPartitions == 0 { return (false, "no partitions assigned") }
         guard let lag = current.totalLag else { return (false, "consumer lag not known yet") }
         if lag > maxLag { return (false, "catching up: lag \(lag) > \(maxLag)") }
