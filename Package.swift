@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "funnelpulse", targets: ["funnelpulse"]),
         .executable(name: "funnelpulse-bench", targets: ["FunnelBench"]),
+        // libFuzzer targets, one per decoder shape; scripts/fuzz.sh builds them with -sanitize=fuzzer.
+        .executable(name: "fuzz-json-canonical", targets: ["FunnelFuzzJSONCanonical"]),
+        .executable(name: "fuzz-json-paths", targets: ["FunnelFuzzJSONPaths"]),
+        .executable(name: "fuzz-csv-taobao", targets: ["FunnelFuzzCSVTaobao"]),
+        .executable(name: "fuzz-csv-header", targets: ["FunnelFuzzCSVHeader"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -58,9 +63,17 @@ let package = Package(
             dependencies: [
                 "FunnelCore",
                 "FunnelDaemon",
+                "FunnelFuzzSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Hostile input: invariant checks and mutated streams, shared by the fuzz targets, the
+        // hostile-input tests and `funnelpulse-bench hostile`.
+        .target(name: "FunnelFuzzSupport", dependencies: ["FunnelCore"]),
+        .executableTarget(name: "FunnelFuzzJSONCanonical", dependencies: ["FunnelFuzzSupport"]),
+        .executableTarget(name: "FunnelFuzzJSONPaths", dependencies: ["FunnelFuzzSupport"]),
+        .executableTarget(name: "FunnelFuzzCSVTaobao", dependencies: ["FunnelFuzzSupport"]),
+        .executableTarget(name: "FunnelFuzzCSVHeader", dependencies: ["FunnelFuzzSupport"]),
         // Fixtures shared by the daemon tests and the broker integration tests.
         .target(
             name: "FunnelTestSupport",
@@ -73,6 +86,7 @@ let package = Package(
         .testTarget(name: "FunnelCoreTests", dependencies: ["FunnelCore"]),
         .testTarget(name: "FunnelKafkaTests", dependencies: ["FunnelKafka"]),
         .testTarget(name: "FunnelDaemonTests", dependencies: ["FunnelDaemon", "FunnelCore", "FunnelKafka", "FunnelTestSupport"]),
+        .testTarget(name: "HostileInputTests", dependencies: ["FunnelCore", "FunnelDaemon", "FunnelFuzzSupport"]),
         .testTarget(
             name: "IntegrationTests", dependencies: ["FunnelDaemon", "FunnelKafka", "FunnelCore", "FunnelTestSupport"]),
     ]

@@ -32,6 +32,8 @@ source "$ROOT/scripts/lib/kafka_test_env.sh"
 source "$ROOT/scripts/lib/schema_check.sh"
 # shellcheck source=scripts/lib/crash_test.sh
 source "$ROOT/scripts/lib/crash_test.sh"
+# shellcheck source=scripts/lib/hostile_check.sh
+source "$ROOT/scripts/lib/hostile_check.sh"
 
 PROXY_SCRIPT="$ROOT/scripts/kafka_apiversions_proxy.py"
 TANSU_CACHE="$ROOT/.cache/tansu"
@@ -119,6 +121,18 @@ schema_status=0
 run_schema_checks "$RUN_LOGS/schema-checks" || schema_status=$?
 if ((schema_status != 0)); then
   fp_log "schema checks failed"
+  ((status != 0)) || status=1
+fi
+
+# Hostile input (scripts/lib/hostile_check.sh): a short libFuzzer run of every decoder target
+# (FUNNELPULSE_FUZZ_SECONDS each, default 20, 0 skips), then 1,000,000 mutated records through the
+# engine and through replay (`funnelpulse-bench hostile`, release build), and through
+# `funnelpulse run` on the broker.
+fp_log "hostile-input checks"
+hostile_status=0
+run_hostile_checks "$RUN_LOGS/hostile" "$FUNNELPULSE_TEST_BOOTSTRAP" "$TANSU_BIN" "$FP_BROKER_PORT" || hostile_status=$?
+if ((hostile_status != 0)); then
+  fp_log "hostile-input checks failed"
   ((status != 0)) || status=1
 fi
 exit "$status"

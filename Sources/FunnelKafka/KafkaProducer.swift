@@ -77,6 +77,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// - Parameters:
     ///   - value: `nil` produces a null value (a tombstone for compacted topics).
     ///   - token: returned with this message's delivery report.
+    ///   - partition: a fixed partition; `nil` lets the configured partitioner choose (by key).
     /// - Throws: `_QUEUE_FULL` after the configured retries, or any immediate produce error
     ///   (unknown topic, message too large, fatal state).
     public func send(
@@ -84,12 +85,13 @@ public final class KafkaProducer: @unchecked Sendable {
         key: UnsafeRawBufferPointer?,
         value: UnsafeRawBufferPointer?,
         headers: [KafkaHeader] = [],
-        token: UInt64
+        token: UInt64,
+        partition: Int32? = nil
     ) throws(KafkaError) {
         let topicHandle = try self.topicHandle(topic)
         var attempt = 0
         while true {
-            guard let error = produce(topicHandle, key, value, headers, token) else { return }
+            guard let error = produce(topicHandle, key, value, headers, token, partition) else { return }
             let kafkaError = KafkaError(consuming: error)
             guard kafkaError.code == KafkaError.Code.queueFull, attempt < queueFullRetries else {
                 throw kafkaError.with(topic: topic)
@@ -111,7 +113,8 @@ public final class KafkaProducer: @unchecked Sendable {
         _ key: UnsafeRawBufferPointer?,
         _ value: UnsafeRawBufferPointer?,
         _ headers: [KafkaHeader],
-        _ token: UInt64
+        _ token: UInt64,
+        _ partition: Int32?
     ) -> OpaquePointer? {
         var headerList: OpaquePointer?
         if !headers.isEmpty, let list = rd_kafka_headers_new(headers.count) {
@@ -123,7 +126,7 @@ public final class KafkaProducer: @unchecked Sendable {
             }
             headerList = list
         }
-        let count = 4 + (key == nil ? 0 : 1) + (headerList == nil ? 0 : 1)
+        let count = 4 + (key == nil ? 0 : 1) + (headerList == nil ? 0 : 1) + (partition == nil ? 0 : 1)
         let error = withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: count) { arguments in
             var index = 0
             func add(_ configure: (inout rd_kafka_vu_t) -> Void) {
@@ -150,6 +153,9 @@ public final class KafkaProducer: @unchecked Sendable {
             }
             if let headerList {
                 add { $0.vtype = RD_KAFKA_VTYPE_HEADERS; $0.u.headers = headerList }
+            }
+            if let partition {
+                add { $0.vtype = RD_KAFKA_VTYPE_PARTITION; $0.u.i32 = partition }
             }
             defer { arguments.baseAddress?.deinitialize(count: index) }
             return rd_kafka_produceva(handle, arguments.baseAddress, index)

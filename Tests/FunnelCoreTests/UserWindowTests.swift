@@ -77,6 +77,7 @@ struct UserWindowTests {
         config.userTTLSeconds = 600
         config.allowedLatenessSeconds = 0
         config.funnels[0].conversionWindowSeconds = 300
+        config.alerts.cartAbandonment.enabled = false  // its 30-minute idle period needs a longer TTL
         var lines = [jsonEvent("idle", "view", base)]
         lines += (1...20).map { jsonEvent("busy", "view", base + Double($0) * 60) }
         let (engine, _) = try run(lines, config: config, finish: false)

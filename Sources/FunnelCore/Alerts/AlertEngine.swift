@@ -10,7 +10,7 @@ public struct AlertEngine: Sendable {
         self.config = config
         funnel = FunnelDropDetector(config: config.funnel, funnelWindowSeconds: engine.funnelWindowSeconds)
         entities = EntityDetector(config: config.entities, windowSeconds: engine.windowSeconds)
-        carts = CartAbandonmentTracker(config: config.cartAbandonment)
+        carts = CartAbandonmentTracker(config: config.cartAbandonment, maxCarts: engine.effectiveMaxUsers)
     }
 
     /// Pseudonymize user entities from now on (nil: raw ids).

@@ -33,8 +33,15 @@ public struct CartAbandonmentTracker: Sendable {
     }
     private var pseudonymizerSlot = UserPseudonymizerSlot()
 
-    public init(config: CartAbandonmentConfig) {
+    /// At most this many carts are watched (one per tracked user, `max_users`); beyond it the cart
+    /// whose deadline comes first is forgotten without a signal and counted in ``evictedCarts``.
+    public let maxCarts: Int
+    /// Carts forgotten by ``maxCarts``.
+    public private(set) var evictedCarts = 0
+
+    public init(config: CartAbandonmentConfig, maxCarts: Int = .max) {
         self.config = config
+        self.maxCarts = max(maxCarts, 16)
         idleMicros = Int64(config.idleSeconds) * 1_000_000
     }
 
@@ -55,6 +62,17 @@ public struct CartAbandonmentTracker: Sendable {
         carts[event.userKey] = OpenCart(openedAt: event.timestamp, signalled: false,
                                         user: TextField.string(event.user, in: record))
         deadlines.push(Deadline(time: event.timestamp &+ idleMicros, user: event.userKey))
+        if carts.count > maxCarts || deadlines.count > 2 &* maxCarts { evictOldest() }
+    }
+
+    /// Forgets the carts whose deadlines come first until the carts and the deadline heap (which
+    /// also holds deadlines of carts already closed) are within their caps.
+    private mutating func evictOldest() {
+        while carts.count > maxCarts || deadlines.count > 2 &* maxCarts, let entry = deadlines.pop() {
+            guard carts[entry.user] != nil else { continue }
+            carts[entry.user] = nil
+            evictedCarts += 1
+        }
     }
 
     /// A low score for a cart holder's event signals at once.

@@ -26,6 +26,7 @@ struct BotTimingTracker: Sendable {
     }
 
     var count: Int { table.count }
+    var bytes: Int { table.bytes + gaps.count * MemoryLayout<Float>.stride + filled.count + head.count }
 
     /// Adds the gap before this event (`sincePrevious`, µs, from the user's previous event, so
     /// never called for a new user) to the user's run; once the run holds

@@ -40,6 +40,7 @@ struct SharedEntityTracker: Sendable {
 
     var count: Int { table.count }
     var capacity: Int { table.capacity }
+    var bytes: Int { table.bytes + overflow.count * MemoryLayout<UInt64>.stride }
 
     @inline(__always)
     private func member(_ slot: Int, _ i: Int) -> UInt64 {

@@ -17,6 +17,8 @@ struct EntityTable: Sendable {
     private(set) var count = 0
     private(set) var capacity = 0
     private var cursor = 0
+    /// Bytes of the table (allocated once, at its full size).
+    var bytes: Int { entries.count * MemoryLayout<UInt64>.stride }
 
     /// `capacity` is rounded up to a power of two (at least one set); 0 makes an empty table
     /// for a disabled rule.
@@ -119,6 +121,7 @@ struct CooldownTable: Sendable {
     }
 
     var count: Int { table.count }
+    var bytes: Int { table.bytes }
 
     @inline(__always)
     static func key(_ rule: EntityRule, _ entity: UInt64) -> UInt64 {

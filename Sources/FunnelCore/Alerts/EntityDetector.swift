@@ -102,6 +102,11 @@ public struct EntityDetector: Sendable {
         cooldowns.count + sharedIPs.count + sharedDevices.count + timing.count
     }
 
+    /// Bytes of the fixed-size tables (allocated at creation, whatever the input).
+    public var tableBytes: Int {
+        cooldowns.bytes + sharedIPs.bytes + sharedDevices.bytes + timing.bytes
+    }
+
     /// Index of the window closest to `seconds` (the first on a tie); 0 for no windows.
     static func nearestWindow(_ windows: [Int], to seconds: Int) -> Int {
         var best = 0

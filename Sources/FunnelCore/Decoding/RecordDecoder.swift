@@ -22,14 +22,16 @@ public struct RecordDecoder: Sendable {
     }
 
     public mutating func decode(_ record: UnsafeRawBufferPointer) -> DecodeOutcome {
-        guard record.count <= mapping.maxRecordBytes else {
-            return .rejected(DecodeFailure(.tooLarge, "record larger than max_record_bytes"))
-        }
         guard let base = record.baseAddress?.assumingMemoryBound(to: UInt8.self), record.count > 0 else {
             return mapping.spec.format == .csv ? .skipped : .rejected(DecodeFailure(.emptyRecord, "record is empty"))
         }
         var count = record.count
         while count > 0 && (base[count - 1] == 0x0A || base[count - 1] == 0x0D) { count -= 1 }
+        // The limit is on the record itself: a file line's terminator does not count, so a line and a
+        // Kafka message with the same content get the same outcome.
+        guard count <= mapping.maxRecordBytes else {
+            return .rejected(DecodeFailure(.tooLarge, "record larger than max_record_bytes"))
+        }
         guard UTF8Validation.isValid(record) else {
             return .rejected(DecodeFailure(.invalidUTF8, "record is not valid UTF-8"))
         }

@@ -61,12 +61,18 @@ extension Engine {
                 if event.itemKey != 0 { u.cartedItems |= UserRecord.bloomBits(event.itemKey) }
                 let q = UInt16(clamping: max(Int(event.quantity), 1))
                 u.cartItems = u.cartItems &+ min(q, .max - u.cartItems)
-                if event.price.isFinite { u.cartValue += Float(event.price) * Float(max(event.quantity, 1)) }
+                // Saturating: a huge (finite) price must not turn the cart value, and with it the
+                // model's features and scores, into ∞ or NaN.
+                if event.price.isFinite {
+                    let value = Double(u.cartValue) + event.price * Double(max(event.quantity, 1))
+                    u.cartValue = Float(min(value, Double(Float.greatestFiniteMagnitude)))
+                }
             case .removeFromCart:
                 let q = UInt16(clamping: max(Int(event.quantity), 1))
                 u.cartItems -= min(q, u.cartItems)
                 if event.price.isFinite {
-                    u.cartValue = max(0, u.cartValue - Float(event.price) * Float(max(event.quantity, 1)))
+                    let value = Double(u.cartValue) - event.price * Double(max(event.quantity, 1))
+                    u.cartValue = Float(min(max(0, value), Double(Float.greatestFiniteMagnitude)))
                 }
                 if u.cartItems == 0 { u.cartValue = 0 }
             case .purchase:

@@ -84,7 +84,10 @@ public struct Engine: Sendable {
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
         self.config = config
-        users = UserStore(capacity: config.maxUsers)
+        users = UserStore(capacity: config.effectiveMaxUsers)
+        // Under a memory limit the slab is reserved at its final size up front (pages are only
+        // touched as users arrive), so it never holds two copies while growing.
+        if config.memoryLimitMB != nil { users.reserveRecords(config.effectiveMaxUsers) }
         funnels = FunnelTracker(config: config)
         dedupe = Deduplicator(spanSeconds: config.dedupeWindowSeconds, capacity: config.dedupeCapacity)
         latenessMicros = Int64(config.allowedLatenessSeconds * 1_000_000)

@@ -10,6 +10,9 @@ public struct EngineConfig: Codable, Sendable, Equatable {
     public var userTTLSeconds: Int = 86_400
     /// Hard cap on tracked users; the least recently active is evicted beyond it.
     public var maxUsers: Int = 2_000_000
+    /// Upper bound of the engine's state in MiB (nil: none). Lowers `max_users` to what fits
+    /// beside the fixed tables; see ``MemoryBudget`` and ``effectiveMaxUsers``.
+    public var memoryLimitMB: Int?
     /// Exact duplicates (same event id) within this span are dropped and counted. 0 disables.
     public var dedupeWindowSeconds: Int = 600
     /// Upper bound of remembered event ids per dedupe generation.
@@ -31,6 +34,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         case sessionGapSeconds = "session_gap_seconds"
         case userTTLSeconds = "user_ttl_seconds"
         case maxUsers = "max_users"
+        case memoryLimitMB = "memory_limit_mb"
         case dedupeWindowSeconds = "dedupe_window_seconds"
         case dedupeCapacity = "dedupe_capacity"
         case funnels
@@ -47,6 +51,7 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         sessionGapSeconds = try c.decodeIfPresent(Int.self, forKey: .sessionGapSeconds) ?? d.sessionGapSeconds
         userTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .userTTLSeconds) ?? d.userTTLSeconds
         maxUsers = try c.decodeIfPresent(Int.self, forKey: .maxUsers) ?? d.maxUsers
+        memoryLimitMB = try c.decodeIfPresent(Int.self, forKey: .memoryLimitMB)
         dedupeWindowSeconds = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowSeconds) ?? d.dedupeWindowSeconds
         dedupeCapacity = try c.decodeIfPresent(Int.self, forKey: .dedupeCapacity) ?? d.dedupeCapacity
         funnels = try c.decodeIfPresent([FunnelSpec].self, forKey: .funnels) ?? d.funnels
@@ -92,6 +97,29 @@ public struct EngineConfig: Codable, Sendable, Equatable {
         }
         try model.validate(path: "\(path).model")
         try alerts.validate(path: "\(path).alerts", funnelWindowSeconds: funnelWindowSeconds)
+        if let limit = memoryLimitMB {
+            guard limit >= 1, limit <= 4_194_304 else { throw fail("memory_limit_mb", "must be 1 to 4194304") }
+            let budget = MemoryBudget(config: self)
+            let fitting = budget.users(fitting: limit * 1_048_576)
+            guard fitting >= Self.minimumUsersInMemoryLimit else {
+                let largest = budget.fixed.max { $0.bytes < $1.bytes }
+                let mib = { (b: Int) in (b + 1_048_575) / 1_048_576 }
+                throw fail("memory_limit_mb", "\(limit) MiB leaves room for \(fitting) users (at most "
+                    + "\(budget.bytesPerUser) bytes each) beside \(mib(budget.fixedBytes)) MiB of fixed tables; "
+                    + "at least \(Self.minimumUsersInMemoryLimit) must fit. Raise it to at least "
+                    + "\(mib(budget.bytes(users: Self.minimumUsersInMemoryLimit))) MiB"
+                    + (largest.map { " or shrink \($0.name) (\(mib($0.bytes)) MiB)" } ?? ""))
+            }
+        }
+        if alerts.enabled, alerts.cartAbandonment.enabled,
+            alerts.cartAbandonment.idleSeconds + Int(allowedLatenessSeconds) > userTTLSeconds
+        {
+            // The signal reads the holder's record when the idle deadline passes; an evicted user
+            // could never be signalled.
+            throw fail("alerts.cart_abandonment.idle_seconds",
+                       "plus allowed lateness must be ≤ user_ttl_seconds (raise user_ttl_seconds or set "
+                       + "alerts.cart_abandonment.enabled: false)")
+        }
     }
 }
 

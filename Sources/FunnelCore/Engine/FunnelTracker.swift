@@ -25,8 +25,9 @@ public struct FunnelTracker: Sendable {
         var attemptKey: UInt64
         var attemptSequence: UInt32
         var funnel: Int
+        /// Ties go to the older attempt (creation order), so a cap evicts the oldest first.
         static func < (a: Expiry, b: Expiry) -> Bool {
-            a.time != b.time ? a.time < b.time : a.attemptKey < b.attemptKey
+            a.time != b.time ? a.time < b.time : a.attemptSequence < b.attemptSequence
         }
     }
 
@@ -49,6 +50,25 @@ public struct FunnelTracker: Sendable {
     private let windowMicros: Int64
     /// End of the open tumbling window; nil until the first event.
     public private(set) var windowEnd: Int64?
+    /// Whether the open window has applied an event or an expiry.
+    private var windowTouched = false
+    /// Windows closed in a row with nothing in them.
+    private var emptyStreak = 0
+    /// Empty windows skipped (not emitted) after a long stretch of nothing; see ``maxEmptyWindows``.
+    public private(set) var skippedEmptyWindows: Int64 = 0
+    /// After this many empty windows in a row, the tracker jumps to the window of the next event or
+    /// expiry instead of emitting one empty snapshot per window: a watermark that jumps by years
+    /// (one far-future event) would otherwise close millions of windows at once. It is the longest
+    /// rolling window or alert long window (in windows), so when the skip starts every rolling sum
+    /// and every detector window is already all-zero: the skipped snapshots would all be empty.
+    public let maxEmptyWindows: Int
+    /// At most this many attempts are open at once: one per tracked user and funnel
+    /// (`max_users` × funnels). Beyond it the attempt whose conversion window ends first is closed
+    /// early as dropped and counted in ``evictedAttempts``, so a flood of distinct users cannot
+    /// grow the tracker without bound (the expiry queue is bounded with it).
+    public let maxOpenAttempts: Int
+    /// Attempts closed early by ``maxOpenAttempts`` (also counted as dropped).
+    public private(set) var evictedAttempts: Int64 = 0
     public var openAttempts: Int { attempts.count }
     public var bufferedEvents: Int { pending.count }
 
@@ -57,6 +77,9 @@ public struct FunnelTracker: Sendable {
         let cap = config.funnels.map(\.breakdownCardinality).max() ?? 32
         dimensions = (0..<3).map { _ in DimensionValues(cap: cap) }
         let ringWindows = (config.rollingWindowSeconds.max() ?? 0) / config.funnelWindowSeconds
+        let alertWindows = config.alerts.enabled ? config.alerts.funnel.longWindowSeconds / config.funnelWindowSeconds : 0
+        maxEmptyWindows = max(ringWindows, alertWindows, 1)
+        maxOpenAttempts = max(config.effectiveMaxUsers * max(config.funnels.count, 1), 16)
         funnels = config.funnels.map {
             FunnelCounters(spec: $0, dimensionCap: cap, ringWindows: max(ringWindows, 1),
                            rolling: config.rollingWindowSeconds)
@@ -96,9 +119,19 @@ public struct FunnelTracker: Sendable {
             // Ties: a window closes before events at its end; an event at t converts before an expiry at t.
             if let b = boundary, b <= (nextEvent ?? .max), b <= (nextExpiry ?? .max) {
                 closeWindow(watermark: watermark, partial: false, emit: emit)
+                if emptyStreak >= maxEmptyWindows, let end = windowEnd {
+                    // Jump to the window holding the next thing to apply (or the watermark).
+                    let next = min(nextEvent ?? .max, nextExpiry ?? .max, watermark)
+                    let target = floorDiv(next, windowMicros) &* windowMicros &+ windowMicros
+                    if target > end {
+                        skippedEmptyWindows &+= (target - end) / windowMicros
+                        windowEnd = target
+                    }
+                }
             } else if let e = nextEvent, e <= (nextExpiry ?? .max) {
                 guard let event = pending.pop() else { return }
                 if windowEnd == nil { windowEnd = floorDiv(event.time, windowMicros) * windowMicros + windowMicros }
+                windowTouched = true
                 apply(event)
             } else if nextExpiry != nil {
                 guard let expiry = expiries.pop() else { return }
@@ -149,6 +182,7 @@ public struct FunnelTracker: Sendable {
                     attempts[key] = attempt
                     expiries.push(Expiry(time: event.time + funnels[f].conversionWindow, attemptKey: key,
                                          attemptSequence: attempt.sequence, funnel: f))
+                    if attempts.count > maxOpenAttempts || expiries.count > 2 &* maxOpenAttempts { evictOldest() }
                 }
             }
         }
@@ -176,14 +210,36 @@ public struct FunnelTracker: Sendable {
 
     private mutating func expire(_ expiry: Expiry) {
         guard let attempt = attempts[expiry.attemptKey], attempt.sequence == expiry.attemptSequence else { return }
+        windowTouched = true
         let f = expiry.funnel
         funnels[f].record(.dropped, step: Int(attempt.step), dims: attempt.dims)
         funnels[f].adjustInFlight(step: Int(attempt.step), dims: attempt.dims, by: -1)
         attempts[expiry.attemptKey] = nil
     }
 
+    /// Closes the attempts whose conversion windows end first, as drops, until the open attempts
+    /// and the expiry queue (which also holds entries of attempts already completed) are within
+    /// their caps.
+    private mutating func evictOldest() {
+        while attempts.count > maxOpenAttempts || expiries.count > 2 &* maxOpenAttempts,
+            let expiry = expiries.pop()
+        {
+            guard let attempt = attempts[expiry.attemptKey], attempt.sequence == expiry.attemptSequence else {
+                continue  // the attempt completed or expired already: a stale entry
+            }
+            windowTouched = true
+            let f = expiry.funnel
+            funnels[f].record(.dropped, step: Int(attempt.step), dims: attempt.dims)
+            funnels[f].adjustInFlight(step: Int(attempt.step), dims: attempt.dims, by: -1)
+            attempts[expiry.attemptKey] = nil
+            evictedAttempts &+= 1
+        }
+    }
+
     private mutating func closeWindow(watermark: Int64, partial: Bool, emit: (FunnelSnapshot) -> Void) {
         guard let end = windowEnd else { return }
+        emptyStreak = windowTouched ? 0 : emptyStreak + 1
+        windowTouched = false
         for f in funnels.indices {
             emit(funnels[f].closeWindow(start: end - windowMicros, end: end, watermark: watermark, partial: partial,
                                         dimensions: dimensions))

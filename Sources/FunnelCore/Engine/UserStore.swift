@@ -23,6 +23,11 @@ public struct UserStore: Sendable {
         mask = size - 1
     }
 
+    /// Reserves the slab for `count` records (no page is touched until a record is written).
+    mutating func reserveRecords(_ count: Int) {
+        records.reserveCapacity(min(count, capacity))
+    }
+
     /// Bytes of state per tracked user: the record plus its share of the index.
     public var bytesPerUser: Double {
         guard count > 0 else { return Double(MemoryLayout<UserRecord>.stride) }

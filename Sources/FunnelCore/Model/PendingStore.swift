@@ -7,6 +7,12 @@
 /// the engine's user table, so a user evicted from the engine keeps their pending labels.
 public struct PendingStore: Sendable {
     public static let width = FeatureVector.capacity
+    /// Bytes one ring entry takes across the parallel arrays, its index share included (two
+    /// index slots per entry).
+    static var bytesPerEntry: Int {
+        3 * MemoryLayout<Int64>.stride + MemoryLayout<Float>.stride + 3 + width * (MemoryLayout<UInt32>.stride
+            + MemoryLayout<Float>.stride) + 2 * (MemoryLayout<UInt64>.stride + MemoryLayout<Int64>.stride)
+    }
 
     /// Largest number of pending predictions held at once.
     public let capacity: Int

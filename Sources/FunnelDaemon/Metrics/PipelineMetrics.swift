@@ -31,6 +31,8 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let kafkaRxMessages = "funnelpulse_kafka_rx_messages"
         public static let kafkaBrokerRTT = "funnelpulse_kafka_broker_rtt_seconds"
         public static let usersEvicted = "funnelpulse_users_evicted_total"
+        /// Open funnel attempts and watched carts closed early by their caps (one per tracked user).
+        public static let stateEvicted = "funnelpulse_state_evicted_total"
         public static let pendingLabels = "funnelpulse_pending_labels"
         public static let modelAUC = "funnelpulse_model_auc"
         public static let modelLogLoss = "funnelpulse_model_log_loss"
@@ -71,6 +73,9 @@ public final class PipelineMetrics: @unchecked Sendable {
     let modelVersion: Gauge
     private let evictedIdle: Counter
     private let evictedCapacity: Counter
+    private let evictedAttempts: Counter
+    private let evictedCarts: Counter
+    private var reportedStateEvictions = (attempts: Int64(0), carts: 0)
     /// [recent, all] × [auc, log loss, mean score, positive rate].
     private let quality: [[Gauge]]
     private var reportedEvictions = (idle: 0, capacity: 0)
@@ -101,6 +106,8 @@ public final class PipelineMetrics: @unchecked Sendable {
         alertsFiring = Gauge(label: Name.alertsFiring, factory: factory)
         evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
         evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
+        evictedAttempts = Counter(label: Name.stateEvicted, dimensions: [("table", "funnel_attempts")], factory: factory)
+        evictedCarts = Counter(label: Name.stateEvicted, dimensions: [("table", "open_carts")], factory: factory)
         quality = ["recent", "all"].map { window in
             [Name.modelAUC, Name.modelLogLoss, Name.modelMeanScore, Name.modelPositiveRate].map {
                 Gauge(label: $0, dimensions: [(Label.window, window)], factory: factory)
@@ -132,6 +139,11 @@ public final class PipelineMetrics: @unchecked Sendable {
         if idle > 0 { evictedIdle.increment(by: idle) }
         if capacity > 0 { evictedCapacity.increment(by: capacity) }
         reportedEvictions = (engine.users.evictedIdle, engine.users.evictedCapacity)
+        let attempts = engine.funnels.evictedAttempts - reportedStateEvictions.attempts
+        let carts = (engine.alerts?.carts.evictedCarts ?? 0) - reportedStateEvictions.carts
+        if attempts > 0 { evictedAttempts.increment(by: attempts) }
+        if carts > 0 { evictedCarts.increment(by: carts) }
+        reportedStateEvictions = (engine.funnels.evictedAttempts, engine.alerts?.carts.evictedCarts ?? 0)
         guard let model = engine.model else { return }
         pendingLabels.record(model.pending.count)
         modelVersion.record(Int64(clamping: model.version))
