@@ -67,10 +67,7 @@ public struct HostileInputHarness {
         c.model.qualityWindow = 100
         // The per-entity fraud tables are fixed-size and zeroed on creation: small ones keep a
         // fresh engine per input cheap and reach their replacement paths.
-        c.alerts.entities.cooldownCapacity = 64
-        c.alerts.entities.sharedIP.capacity = 64
-        c.alerts.entities.sharedDevice.capacity = 64
-        c.alerts.entities.botTiming.capacity = 64
+        c.alerts.entities.setTableCapacities(64)
         return c
     }
 

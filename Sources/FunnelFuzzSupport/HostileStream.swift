@@ -88,7 +88,7 @@ public struct HostileStream {
     }
 
     public let options: Options
-    private var random: SplitMix64
+    private var random: SimRandom
     private var simulator: Simulator
     private var simulatorEnd: Int64
     private var simulatorRound: UInt64 = 0
@@ -107,7 +107,7 @@ public struct HostileStream {
 
     public init(options: Options = Options()) {
         self.options = options
-        random = SplitMix64(seed: options.seed)
+        random = SimRandom(seed: options.seed)
         var config = SimulatorConfig()
         config.seed = options.seed
         config.users = options.simulatedUsers
@@ -145,9 +145,9 @@ public struct HostileStream {
     }
 
     private mutating func pick() -> Mutation {
-        guard random.unit() < options.mutationRate, !previousClean.isEmpty else { return .none }
-        if random.unit() < options.oversizedShare { return .oversized }
-        if random.unit() < options.blindShare { return Self.blind[random.below(Self.blind.count)] }
+        guard random.uniform() < options.mutationRate, !previousClean.isEmpty else { return .none }
+        if random.uniform() < options.oversizedShare { return .oversized }
+        if random.uniform() < options.blindShare { return Self.blind[random.below(Self.blind.count)] }
         return Self.targeted[random.below(Self.targeted.count)]
     }
 
@@ -232,7 +232,7 @@ public struct HostileStream {
             out = line
             let interesting: [UInt8] = [0x00, 0x0A, 0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x2C, 0x3A, 0xFF, 0xC3, 0x30, 0x2D, 0x65]
             for _ in 0...random.below(2) {
-                let byte = random.unit() < 0.5 ? interesting[random.below(interesting.count)] : UInt8(random.below(256))
+                let byte = random.uniform() < 0.5 ? interesting[random.below(interesting.count)] : UInt8(random.below(256))
                 out.insert(byte, at: random.below(out.count + 1))
             }
         case .splice:
@@ -289,24 +289,4 @@ public struct HostileStream {
         }
         return nil
     }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, good enough for choosing mutations.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    /// Uniform in 0..<n (n > 0); 0 when n ≤ 0.
-    mutating func below(_ n: Int) -> Int { n > 0 ? Int(next() % UInt64(n)) : 0 }
 }

@@ -73,11 +73,11 @@ import Testing
 
     @Test func binomialNoiseOnASteadyRateStaysQuiet() {
         var s = Series()
-        var random = SplitMix(seed: 7)
+        var random = SimRandom(seed: 7)
         // Two simulated days at p = 0.3 with 20 attempts a minute, binomial noise.
         for _ in 0..<(2 * 1440) {
             var converted: Int64 = 0
-            for _ in 0..<20 where random.unit() < 0.3 { converted += 1 }
+            for _ in 0..<20 where random.uniform() < 0.3 { converted += 1 }
             s.push(entered: 20, converted: converted)
         }
         #expect(s.of(.funnelDrop, .firing).isEmpty)
@@ -186,9 +186,4 @@ import Testing
             #expect(error.key == "engine.alerts.funnel.resolve_relative_drop")
         }
     }
-}
-
-extension SplitMix {
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

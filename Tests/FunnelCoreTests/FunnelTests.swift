@@ -75,7 +75,7 @@ struct FunnelTests {
     }
 
     @Test func outOfOrderWithinLatenessEqualsSortedInput() throws {
-        var rng = SplitMix(seed: 3)
+        var rng = SimRandom(seed: 3)
         var events: [(Double, String)] = []
         let types = ["view", "view", "cart", "checkout", "purchase", "page"]
         for i in 0..<400 {

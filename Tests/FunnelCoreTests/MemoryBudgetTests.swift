@@ -10,10 +10,7 @@ struct MemoryBudgetTests {
         c.dedupeCapacity = 10_000
         c.model.hashBits = 12
         c.model.pendingCapacity = 1024
-        c.alerts.entities.cooldownCapacity = 64
-        c.alerts.entities.sharedIP.capacity = 64
-        c.alerts.entities.sharedDevice.capacity = 64
-        c.alerts.entities.botTiming.capacity = 64
+        c.alerts.entities.setTableCapacities(64)
         return c
     }
 

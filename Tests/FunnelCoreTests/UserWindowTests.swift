@@ -100,7 +100,7 @@ struct UserWindowTests {
     @Test func storeSurvivesChurnWithConsistentIndex() throws {
         var store = UserStore(capacity: 1000)
         var alive = Set<UInt64>()
-        var rng = SplitMix(seed: 7)
+        var rng = SimRandom(seed: 7)
         for _ in 0..<6_000 {
             let k = rng.next() % 3000 + 1
             let (slot, _) = store.findOrInsert(k)
@@ -112,17 +112,5 @@ struct UserWindowTests {
         #expect(listed.count == store.count)
         for k in listed { #expect(store.slot(of: k) != nil) }
         #expect(store.count == 1000)
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

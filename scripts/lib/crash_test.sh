@@ -24,31 +24,9 @@ run_crash_test() {
   "$tansu" topic create "$tag-in" --partitions 1 --broker "tcp://127.0.0.1:$broker_port" >/dev/null 2>&1 || true
   "$bin" simulate --users 20000 --events "$n" --seed 23 --out "$work/sim.jsonl" 2>/dev/null || return 1
   kcat -P -b "$boot" -t "$tag-in" -z lz4 < "$work/sim.jsonl" || return 1
-  cat > "$work/config.yaml" <<YAML
-inputs:
-  - topic: $tag-in
-outputs:
-  scores: $tag-scores
-  funnel: $tag-funnel
-  alerts: $tag-alerts
-  deadletter: $tag-dead
-kafka:
-  bootstrap_servers: "$boot"
-  group_id: $tag-group
-  topic_partitions: 1
-  ready_max_lag: 0
-  librdkafka:
-    session.timeout.ms: "6000"
-    heartbeat.interval.ms: "1000"
-checkpoint:
-  directory: "$work/checkpoints"
-  interval_seconds: 1
-http:
-  port: $port
-log:
-  format: text
-  level: info
-YAML
+  fp_daemon_config "$work/config.yaml" "$tag" "$boot" "$port" info "checkpoint:
+  directory: \"$work/checkpoints\"
+  interval_seconds: 1"
   _ct_events_in() {
     curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/^funnelpulse_events_in_total/ {print int($2)}' | tail -1
   }

@@ -70,25 +70,7 @@ run_hostile_kafka_test() {
   mkdir -p "$work"
   port=$(fp_free_port)
   "$tansu" topic create "$tag-in" --partitions 2 --broker "tcp://127.0.0.1:$broker_port" >/dev/null 2>&1 || true
-  cat >"$work/config.yaml" <<YAML
-inputs:
-  - topic: $tag-in
-outputs:
-  scores: $tag-scores
-  funnel: $tag-funnel
-  alerts: $tag-alerts
-  deadletter: $tag-dead
-kafka:
-  bootstrap_servers: "$boot"
-  group_id: $tag-group
-  topic_partitions: 1
-  ready_max_lag: 0
-http:
-  port: $port
-log:
-  format: text
-  level: warning
-YAML
+  fp_daemon_config "$work/config.yaml" "$tag" "$boot" "$port" warning
   "$bench" hostile --records "$n" --config "$work/config.yaml" --kafka-bootstrap "$boot" --kafka-topic "$tag-in" \
     --expected-out "$work/expected.json" || return 1
   started=$(date +%s)

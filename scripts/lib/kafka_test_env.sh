@@ -109,6 +109,37 @@ fp_free_port() {
   "$FP_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Writes a `funnelpulse run` configuration for the scripted daemon tests:
+#   fp_daemon_config FILE TAG BOOTSTRAP HTTP_PORT LOG_LEVEL [EXTRA_YAML]
+# Input TAG-in, outputs TAG-scores/-funnel/-alerts/-dead, group TAG-group, a short session
+# timeout (a killed member's partitions come back within seconds); EXTRA_YAML is appended.
+fp_daemon_config() {
+  local file=$1 tag=$2 boot=$3 port=$4 level=$5 extra=${6:-}
+  cat >"$file" <<YAML
+inputs:
+  - topic: $tag-in
+outputs:
+  scores: $tag-scores
+  funnel: $tag-funnel
+  alerts: $tag-alerts
+  deadletter: $tag-dead
+kafka:
+  bootstrap_servers: "$boot"
+  group_id: $tag-group
+  topic_partitions: 1
+  ready_max_lag: 0
+  librdkafka:
+    session.timeout.ms: "6000"
+    heartbeat.interval.ms: "1000"
+http:
+  port: $port
+log:
+  format: text
+  level: $level
+$extra
+YAML
+}
+
 # Record a background child and wait (bounded) until it has exec'd, so that its
 # /proc/PID/cmdline shows MARK rather than this shell's own command line.
 fp_track_pid() {

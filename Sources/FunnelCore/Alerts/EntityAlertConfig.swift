@@ -19,6 +19,14 @@ public struct EntityAlertConfig: Codable, Sendable, Equatable {
     public var cooldownSeconds: Int = 3600
     /// Bound on remembered (rule, entity) cooldowns; beyond it the stalest is forgotten.
     public var cooldownCapacity: Int = 16_384
+    /// Sets every fixed table's capacity (cooldowns, shared ip/device, bot timing) at once: small
+    /// engines (tests, fuzzing, tight memory limits) shrink them together.
+    public mutating func setTableCapacities(_ capacity: Int) {
+        cooldownCapacity = capacity
+        sharedIP.capacity = capacity
+        sharedDevice.capacity = capacity
+        botTiming.capacity = capacity
+    }
     public var velocity = Velocity()
     public var cartBurst = CartBurst()
     public var checkoutWithoutView = CheckoutWithoutView()

@@ -1,15 +1,16 @@
-/// The simulator's random number generator: xoshiro256** seeded through splitmix64.
+/// The project's random number generator (simulator, mutated-record streams): xoshiro256**
+/// seeded through splitmix64.
 ///
 /// Own implementation (not `SystemRandomNumberGenerator`) so that a seed fixes the stream
 /// exactly, on every platform and Swift version. Holds no references: copying it forks the
 /// stream, which the simulator never does by accident because it lives in one struct.
-struct SimRandom: Sendable {
+public struct SimRandom: Sendable {
     private var s0: UInt64
     private var s1: UInt64
     private var s2: UInt64
     private var s3: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         var x = seed
         func splitmix(_ x: inout UInt64) -> UInt64 {
             x &+= 0x9e37_79b9_7f4a_7c15
@@ -26,7 +27,7 @@ struct SimRandom: Sendable {
     }
 
     @inline(__always)
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0
@@ -40,13 +41,13 @@ struct SimRandom: Sendable {
 
     /// Uniform in [0, 1) with 53 random bits.
     @inline(__always)
-    mutating func uniform() -> Double {
+    public mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1p-53
     }
 
     /// Uniform integer in [0, n) (Lemire's multiply-shift; the bias is below 2^-32 for the n used here).
     @inline(__always)
-    mutating func below(_ n: Int) -> Int {
+    public mutating func below(_ n: Int) -> Int {
         Int(truncatingIfNeeded: (next().multipliedFullWidth(by: UInt64(n))).high)
     }
 
