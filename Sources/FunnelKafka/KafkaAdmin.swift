@@ -11,11 +11,14 @@ public final class KafkaAdmin: @unchecked Sendable {
         public var partitions: Int32
         /// -1 lets the broker use its default.
         public var replicationFactor: Int32
+        /// Topic configuration, e.g. `cleanup.policy=compact`.
+        public var configs: [String: String]
 
-        public init(name: String, partitions: Int32, replicationFactor: Int32 = -1) {
+        public init(name: String, partitions: Int32, replicationFactor: Int32 = -1, configs: [String: String] = [:]) {
             self.name = name
             self.partitions = partitions
             self.replicationFactor = replicationFactor
+            self.configs = configs
         }
     }
 
@@ -55,6 +58,13 @@ public final class KafkaAdmin: @unchecked Sendable {
                 throw KafkaError.invalidArgument(KafkaError.string(fromBuffer: errorText)).with(topic: topic.name)
             }
             newTopics.append(newTopic)
+            for (key, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
+                let err = rd_kafka_NewTopic_set_config(newTopic, key, value)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(err, message: "topic config \(key)=\(value): \(KafkaError.text(of: err))")
+                        .with(topic: topic.name)
+                }
+            }
         }
         guard let queue = rd_kafka_queue_new(handle) else {
             throw KafkaError.invalidArgument("rd_kafka_queue_new failed")

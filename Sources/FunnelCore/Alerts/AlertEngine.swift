@@ -34,6 +34,14 @@ public struct AlertEngine: Sendable {
         funnel.windowClosed(snapshot, emit: emit)
     }
 
+    mutating func handOverCarts(users: Set<UInt64>) -> [CartAbandonmentTracker.Handed] {
+        carts.handOver(users: users)
+    }
+
+    mutating func takeOverCarts(_ handed: [CartAbandonmentTracker.Handed], keep: (UInt64) -> Bool) {
+        carts.takeOver(handed, keep: keep)
+    }
+
     mutating func popDueCart(_ watermark: Int64) -> (deadline: Int64, user: UInt64)? { carts.popDue(watermark) }
 
     mutating func cartDue(user key: UInt64, record: UserRecord?, watermark: Int64, emit: (Alert) -> Void) {

@@ -123,6 +123,42 @@ public struct CartAbandonmentTracker: Sendable {
         deadlines.push(Deadline(time: idleAt &+ idleMicros, user: key))
     }
 
+    // MARK: - Partition handover
+
+    /// An open cart as it moves with its user, with the deadlines pending for it.
+    struct Handed: Codable, Sendable {
+        var user: UInt64
+        var cart: OpenCart
+        var deadlines: [Int64]
+    }
+
+    /// Detaches the open carts of `users` and their deadlines (not a signal, not a forget).
+    mutating func handOver(users: Set<UInt64>) -> [Handed] {
+        var out: [Handed] = []
+        for user in users {
+            guard let cart = carts[user] else { continue }
+            carts[user] = nil
+            out.append(Handed(user: user, cart: cart, deadlines: []))
+        }
+        guard !out.isEmpty else { return [] }
+        let moved = Set(out.map(\.user))
+        var times: [UInt64: [Int64]] = [:]
+        for deadline in deadlines.removeAll(where: { moved.contains($0.user) }) {
+            times[deadline.user, default: []].append(deadline.time)
+        }
+        for i in out.indices { out[i].deadlines = times[out[i].user] ?? [] }
+        return out
+    }
+
+    /// Takes over carts another engine was watching. `keep` says whether the user's imported
+    /// record won (``UserStore/insert(handedOver:source:)``); if not, the local cart stays.
+    mutating func takeOver(_ handed: [Handed], keep: (UInt64) -> Bool) {
+        for entry in handed where keep(entry.user) {
+            carts[entry.user] = entry.cart
+            for time in entry.deadlines { deadlines.push(Deadline(time: time, user: entry.user)) }
+        }
+    }
+
     private func signal(_ cart: OpenCart, user: UserRecord, reason: String, time: Int64) -> Alert {
         let entity = pseudonymizer?.pseudonym(cart.user) ?? cart.user
         var alert = Alert(

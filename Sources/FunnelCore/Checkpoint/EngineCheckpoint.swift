@@ -10,8 +10,8 @@
 /// input offsets.
 extension Engine {
     public static let checkpointMagic: [UInt8] = Array("FPCHECK1".utf8)
-    public static let checkpointVersion: UInt32 = 1
-    static let checkpointHeaderBytes = 8 + 4 + 8 + 4
+    /// 2: user records carry their source (partition handover), the engine its handover counters.
+    public static let checkpointVersion: UInt32 = 2
 
     /// The engine's whole state.
     public func checkpoint() throws(CheckpointError) -> [UInt8] {
@@ -23,39 +23,13 @@ extension Engine {
         } catch {
             throw CheckpointError("cannot encode the engine state: \(error)")
         }
-        var out = Self.checkpointMagic
-        out.reserveCapacity(Self.checkpointHeaderBytes + payload.count)
-        BinarySink.append(Self.checkpointVersion, to: &out)
-        BinarySink.append(UInt64(payload.count), to: &out)
-        BinarySink.append(CRC32.checksum(payload), to: &out)
-        out.append(contentsOf: payload)
-        return out
+        return CheckpointFrame.wrap(payload, magic: Self.checkpointMagic, version: Self.checkpointVersion)
     }
 
     /// An engine in the state of `bytes`, which must have been taken with `config`.
     public init(config: EngineConfig, checkpoint bytes: [UInt8]) throws(CheckpointError) {
-        guard bytes.count >= Self.checkpointHeaderBytes, Array(bytes[0..<8]) == Self.checkpointMagic else {
-            throw CheckpointError("not a FunnelPulse checkpoint (bad magic)")
-        }
-        let header = BinarySource(bytes: Array(bytes[8..<Self.checkpointHeaderBytes]))
-        let version: UInt32
-        let length: UInt64
-        let crc: UInt32
-        do {
-            version = try header.read(UInt32.self)
-            length = try header.read(UInt64.self)
-            crc = try header.read(UInt32.self)
-        } catch {
-            throw CheckpointError("truncated checkpoint header")
-        }
-        guard version == Self.checkpointVersion else {
-            throw CheckpointError("checkpoint format \(version) is not supported (this build reads \(Self.checkpointVersion))")
-        }
-        guard length == UInt64(bytes.count - Self.checkpointHeaderBytes) else {
-            throw CheckpointError("checkpoint is \(bytes.count - Self.checkpointHeaderBytes) payload bytes, header says \(length)")
-        }
-        let payload = Array(bytes[Self.checkpointHeaderBytes...])
-        guard CRC32.checksum(payload) == crc else { throw CheckpointError("checkpoint checksum mismatch (corrupt)") }
+        let payload = try CheckpointFrame.unwrap(bytes, magic: Self.checkpointMagic, version: Self.checkpointVersion,
+                                                 what: "checkpoint")
         let restored: Engine
         do {
             restored = try BinaryCoder.decode(Engine.self, from: payload)
@@ -68,5 +42,50 @@ extension Engine {
             throw CheckpointError("the checkpoint was taken with another engine configuration")
         }
         self = restored
+    }
+}
+
+/// The envelope of checkpoints and partition states: magic (8 bytes) · format version (u32) ·
+/// payload length (u64) · CRC-32 of the payload (u32) · payload, little-endian.
+enum CheckpointFrame {
+    static let headerBytes = 8 + 4 + 8 + 4
+
+    static func wrap(_ payload: [UInt8], magic: [UInt8], version: UInt32) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(headerBytes + payload.count)
+        BinarySink.append(version, to: &out)
+        BinarySink.append(UInt64(payload.count), to: &out)
+        BinarySink.append(CRC32.checksum(payload), to: &out)
+        out.append(contentsOf: payload)
+        return out
+    }
+
+    /// The payload, after checking magic, version, length and checksum; `what` names the kind of
+    /// byte string in the errors ("checkpoint", "partition state").
+    static func unwrap(_ bytes: [UInt8], magic: [UInt8], version expected: UInt32,
+                       what: String) throws(CheckpointError) -> [UInt8] {
+        guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else {
+            throw CheckpointError("not a FunnelPulse \(what) (bad magic)")
+        }
+        let header = BinarySource(bytes: Array(bytes[8..<headerBytes]))
+        let version: UInt32
+        let length: UInt64
+        let crc: UInt32
+        do {
+            version = try header.read(UInt32.self)
+            length = try header.read(UInt64.self)
+            crc = try header.read(UInt32.self)
+        } catch {
+            throw CheckpointError("truncated \(what) header")
+        }
+        guard version == expected else {
+            throw CheckpointError("\(what) format \(version) is not supported (this build reads \(expected))")
+        }
+        guard length == UInt64(bytes.count - headerBytes) else {
+            throw CheckpointError("\(what) is \(bytes.count - headerBytes) payload bytes, header says \(length)")
+        }
+        let payload = Array(bytes[headerBytes...])
+        guard CRC32.checksum(payload) == crc else { throw CheckpointError("\(what) checksum mismatch (corrupt)") }
+        return payload
     }
 }

@@ -31,6 +31,25 @@ public struct DimensionValues: Sendable {
         return index
     }
 
+    /// A slot as it moves to another engine, whose interning differs (partition handover).
+    struct Handed: Codable, Sendable {
+        var key: UInt64
+        var name: String
+        var other: Bool
+    }
+
+    func handed(_ index: UInt8) -> Handed {
+        if index == 0 { return Handed(key: 0, name: Self.noneName, other: false) }
+        var key: UInt64 = 0
+        indexByKey.forEach { k, i in if i == index { key = k } }
+        return Handed(key: key, name: name(of: index), other: key == 0)
+    }
+
+    mutating func intern(_ handed: Handed) -> UInt8 {
+        if handed.other { return otherIndex }
+        return intern(key: handed.key) { handed.name }
+    }
+
     public func name(of index: UInt8) -> String {
         if Int(index) < names.count { return names[Int(index)] }
         return Self.otherName

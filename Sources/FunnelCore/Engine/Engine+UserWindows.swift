@@ -1,6 +1,6 @@
 extension Engine {
     /// Applies the event to its user's record (sessions, sliding windows, cart, items).
-    mutating func updateUser(_ event: Event) -> EventContext {
+    mutating func updateUser(_ event: Event, source: Int32) -> EventContext {
         let (slot, isNew) = users.findOrInsert(event.userKey)
         let ts = event.timestamp
         let seconds = UInt32(clamping: ts / 1_000_000)
@@ -10,6 +10,7 @@ extension Engine {
         var context = EventContext(userSlot: slot, isNewUser: isNew, isNewSession: isNew, sincePrevious: 0,
                                    itemViewedBefore: false, itemCartedBefore: false)
         users[slot].update { u in
+            u.source = source
             if isNew {
                 u.firstSeen = seconds
                 u.sessionStart = seconds

@@ -80,6 +80,8 @@ public struct Engine: Sendable {
     /// Not part of a checkpoint: set it again after restoring one.
     public var userPseudonymizer: UserPseudonymizer? { pseudonymizerSlot.value }
     private var pseudonymizerSlot = UserPseudonymizerSlot()
+    /// What partition handovers moved in and out (``exportPartition(source:)``).
+    public internal(set) var handover = HandoverStats()
 
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
@@ -188,7 +190,7 @@ public struct Engine: Sendable {
             if wm != .min { model?.advance(watermark: wm) }
             if event.type == .purchase { model?.purchase(user: event.userKey, at: event.timestamp) }
         }
-        let context = updateUser(event)
+        let context = updateUser(event, source: Int32(source))
         if event.type != .purchase, model != nil {
             let user = users[context.userSlot]
             if let score = model?.score(event, context: context, user: user) {
@@ -240,6 +242,20 @@ public struct Engine: Sendable {
     }
 
     public var dedupeEarlyRotations: Int { dedupe.earlyRotations }
+
+    // MARK: - Partition handover (the parts that touch this file's private state)
+
+    mutating func handOverFunnels(users: Set<UInt64>) -> FunnelTracker.Handed { funnels.handOver(users: users) }
+
+    mutating func takeOverFunnels(_ handed: FunnelTracker.Handed, keep: (UInt64) -> Bool) -> Int {
+        funnels.takeOver(handed, keep: keep)
+    }
+
+    /// A handed-over partition's progress: events behind it are late here as they were there.
+    mutating func takeOverSourceProgress(_ maxTime: Int64, source: Int32) {
+        guard source >= 0, maxTime != .min else { return }
+        sources.takeOver(maxTime: maxTime, source: Int(source))
+    }
 
     // MARK: - Model state
 

@@ -248,6 +248,106 @@ public struct FunnelTracker: Sendable {
     }
 }
 
+// MARK: - Partition handover
+
+extension FunnelTracker {
+    /// A user's funnel state as it moves to another engine: open attempts with their pending
+    /// expiries, and the user's accepted events still waiting in the reorder buffer. Dimension
+    /// slots travel as values (each engine interns its own).
+    struct Handed: Codable, Sendable {
+        struct OpenAttempt: Codable, Sendable {
+            var user: UInt64
+            var funnel: Int32
+            var step: Int8
+            var dims: [DimensionValues.Handed]
+            var start: Int64
+            var stepTime: Int64
+            var expiries: [Int64]
+        }
+
+        struct Buffered: Codable, Sendable {
+            var time: Int64
+            var user: UInt64
+            var type: UInt8
+            var dims: [DimensionValues.Handed]
+        }
+
+        var attempts: [OpenAttempt] = []
+        var buffered: [Buffered] = []
+    }
+
+    private func handed(_ dims: (UInt8, UInt8, UInt8)) -> [DimensionValues.Handed] {
+        [dimensions[0].handed(dims.0), dimensions[1].handed(dims.1), dimensions[2].handed(dims.2)]
+    }
+
+    private mutating func intern(_ dims: [DimensionValues.Handed]) -> (UInt8, UInt8, UInt8) {
+        guard dims.count == 3 else { return (0, 0, 0) }
+        return (dimensions[0].intern(dims[0]), dimensions[1].intern(dims[1]), dimensions[2].intern(dims[2]))
+    }
+
+    /// Detaches the funnel state of `users`. Their open attempts leave this engine's in-flight
+    /// gauges (they are neither converted nor dropped here); what they entered stays counted here.
+    mutating func handOver(users: Set<UInt64>) -> Handed {
+        var out = Handed()
+        let buffered = pending.removeAll { users.contains($0.userKey) }.sorted()
+        out.buffered = buffered.map { Handed.Buffered(time: $0.time, user: $0.userKey, type: $0.type.rawValue,
+                                                      dims: handed($0.dims)) }
+        var moved: [UInt64: (user: UInt64, funnel: Int, attempt: Attempt)] = [:]
+        for user in users.sorted() {
+            for f in funnels.indices {
+                let key = Self.attemptKey(user: user, funnel: f)
+                guard let attempt = attempts[key] else { continue }
+                attempts[key] = nil
+                funnels[f].adjustInFlight(step: Int(attempt.step), dims: attempt.dims, by: -1)
+                moved[key] = (user, f, attempt)
+            }
+        }
+        guard !moved.isEmpty else { return out }
+        var expiryTimes: [UInt64: [Int64]] = [:]
+        for expiry in expiries.removeAll(where: { moved[$0.attemptKey] != nil }) {
+            guard let entry = moved[expiry.attemptKey], entry.attempt.sequence == expiry.attemptSequence else { continue }
+            expiryTimes[expiry.attemptKey, default: []].append(expiry.time)
+        }
+        for (key, entry) in moved.sorted(by: { $0.key < $1.key }) {
+            out.attempts.append(Handed.OpenAttempt(
+                user: entry.user, funnel: Int32(entry.funnel), step: entry.attempt.step, dims: handed(entry.attempt.dims),
+                start: entry.attempt.start, stepTime: entry.attempt.stepTime, expiries: expiryTimes[key] ?? []))
+        }
+        return out
+    }
+
+    /// Takes over funnel state another engine detached: the attempts of the users whose imported
+    /// record won (`keep`), replacing a local attempt of the same user and funnel, and every
+    /// buffered event (accepted events count in the funnels whichever record won).
+    /// - Returns: the attempts taken over.
+    @discardableResult
+    mutating func takeOver(_ handed: Handed, keep: (UInt64) -> Bool) -> Int {
+        var taken = 0
+        for open in handed.attempts where Int(open.funnel) >= 0 && Int(open.funnel) < funnels.count && keep(open.user) {
+            let f = Int(open.funnel)
+            let key = Self.attemptKey(user: open.user, funnel: f)
+            if let local = attempts[key] {
+                funnels[f].adjustInFlight(step: Int(local.step), dims: local.dims, by: -1)
+            }
+            taken += 1
+            attemptSequence &+= 1
+            let attempt = Attempt(step: open.step, dims: intern(open.dims), sequence: attemptSequence,
+                                  start: open.start, stepTime: open.stepTime)
+            attempts[key] = attempt
+            funnels[f].adjustInFlight(step: Int(attempt.step), dims: attempt.dims, by: 1)
+            for time in open.expiries {
+                expiries.push(Expiry(time: time, attemptKey: key, attemptSequence: attempt.sequence, funnel: f))
+            }
+        }
+        for event in handed.buffered {
+            guard let type = EventType(rawValue: event.type) else { continue }
+            add(time: event.time, userKey: event.user, type: type, dims: intern(event.dims))
+        }
+        if attempts.count > maxOpenAttempts || expiries.count > 2 &* maxOpenAttempts { evictOldest() }
+        return taken
+    }
+}
+
 @inline(__always)
 func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
     let q = a / b

@@ -40,6 +40,17 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
         }
         return top
     }
+
+    /// Removes and returns the elements `matches` selects, then restores the heap order (O(n);
+    /// for rare bulk removals such as a partition handover).
+    public mutating func removeAll(where matches: (Element) -> Bool) -> [Element] {
+        let removed = items.filter(matches)
+        guard !removed.isEmpty else { return [] }
+        let kept = items.filter { !matches($0) }
+        items.removeAll(keepingCapacity: true)
+        for element in kept { push(element) }
+        return removed
+    }
 }
 
 extension MinHeap: Codable where Element: Codable {}

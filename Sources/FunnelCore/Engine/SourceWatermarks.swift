@@ -47,6 +47,15 @@ public struct SourceWatermarks: Sendable {
         recompute()
     }
 
+    /// Sets a source's progress from a partition handover (never moving it back); its idle
+    /// flag is left to the driver.
+    mutating func takeOver(maxTime time: Int64, source: Int) {
+        if source >= maxTime.count { grow(to: source) }
+        guard time > maxTime[source] else { return }
+        maxTime[source] = time
+        recompute()
+    }
+
     private mutating func grow(to source: Int) {
         while maxTime.count <= source {
             maxTime.append(.min)

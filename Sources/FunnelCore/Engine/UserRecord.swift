@@ -1,4 +1,5 @@
-/// Everything the engine keeps per user: fixed size, no references (256 bytes with its index slot).
+/// Everything the engine keeps per user: fixed size, no references (232-byte stride; with its
+/// share of the index, under 256 bytes).
 ///
 /// Times are seconds since the Unix epoch (UInt32, good to 2106) except `lastSeen` (µs, exact).
 public struct UserRecord: Sendable {
@@ -18,6 +19,10 @@ public struct UserRecord: Sendable {
     public var sessionDepth: UInt16 = 0
     public var sessions: UInt16 = 0
     public var purchases: UInt16 = 0
+    /// The input source (partition slot) whose event this user last had, -1 before any: state is
+    /// handed over by partition on a rebalance (``Engine/exportPartition(source:)``). Fills what
+    /// was padding before the 4-byte list links; the stride grows from 224 to 232 bytes.
+    public internal(set) var source: Int32 = -1
     var lruPrev: UInt32 = .max
     var lruNext: UInt32 = .max
     /// Two-hash Bloom filters over item ids viewed / carted by this user.

@@ -181,6 +181,76 @@ public struct UserStore: Sendable {
         mask = m
     }
 
+    // MARK: - Partition handover
+
+    /// Removes and returns the users `belongs` selects, in activity order (oldest first). Not an
+    /// eviction: the users are handed to another engine, so no eviction counter moves.
+    mutating func take(where belongs: (UserRecord) -> Bool) -> [UserRecord] {
+        var out: [UserRecord] = []
+        var s = head
+        while s != .max {
+            let slot = Int(s)
+            s = records[slot].lruNext
+            guard belongs(records[slot]) else { continue }
+            var record = records[slot]
+            record.lruPrev = .max
+            record.lruNext = .max
+            out.append(record)
+            remove(slot: slot)
+        }
+        return out
+    }
+
+    /// Inserts users handed over by another engine. A user already tracked here keeps the record
+    /// with the newer `lastSeen` (ties: the local one): the local record can only be newer if the
+    /// user's events arrived here through another partition since, and then it is the one that
+    /// continues. Imported users are placed in the activity list by `lastSeen` (one merge pass),
+    /// so idle eviction meets them when it would have on the old owner. At capacity the least
+    /// recently active users are evicted as usual (counted).
+    /// - Returns: how many imported records were kept (the rest lost to a newer local record).
+    mutating func insert(handedOver incoming: [UserRecord], source: Int32) -> Int {
+        var placed: [Int] = []
+        placed.reserveCapacity(incoming.count)
+        for record in incoming.sorted(by: { $0.lastSeen < $1.lastSeen }) {
+            if let local = slot(of: record.key), records[local].lastSeen >= record.lastSeen { continue }
+            let (slot, _) = findOrInsert(record.key)
+            var copy = record
+            copy.source = source
+            copy.lruPrev = records[slot].lruPrev
+            copy.lruNext = records[slot].lruNext
+            records[slot] = copy
+            placed.append(slot)
+        }
+        guard !placed.isEmpty else { return 0 }
+        // Capacity eviction may have recycled a slot placed earlier in this call: keep only the
+        // slots that still hold their imported user, newest placement winning.
+        var seen = Set<Int>()
+        var live: [Int] = []
+        for slot in placed.reversed() where records[slot].key != 0 && seen.insert(slot).inserted { live.append(slot) }
+        live.sort { records[$0].lastSeen < records[$1].lastSeen }
+        for slot in live { unlink(slot) }
+        var cursor = head
+        for slot in live {
+            let time = records[slot].lastSeen
+            while cursor != .max, records[Int(cursor)].lastSeen <= time { cursor = records[Int(cursor)].lruNext }
+            if cursor == .max {
+                linkAtTail(slot)
+            } else {
+                linkBefore(slot, Int(cursor))
+            }
+        }
+        return live.count
+    }
+
+    private mutating func linkBefore(_ slot: Int, _ next: Int) {
+        let s = UInt32(slot)
+        let prev = records[next].lruPrev
+        records[slot].lruPrev = prev
+        records[slot].lruNext = UInt32(next)
+        records[next].lruPrev = s
+        if prev != .max { records[Int(prev)].lruNext = s } else { head = s }
+    }
+
     /// All tracked users' slots in activity order (oldest first); for checkpoints and tests.
     public func slotsInActivityOrder() -> [Int] {
         var out: [Int] = []

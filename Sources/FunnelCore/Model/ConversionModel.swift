@@ -55,7 +55,7 @@ public struct ConversionModel: Sendable {
         pending.collect(of: user, into: &seqScratch)
         for seq in seqScratch {
             let e = pending.entry(seq)
-            guard !e.isPositive, e.time < ts, ts <= e.time + horizonMicros else { continue }
+            guard !e.isPositive, !e.isHandedOver, e.time < ts, ts <= e.time + horizonMicros else { continue }
             pending.setFlags(seq, PendingStore.positive)
             quality.record(score: e.score, label: true, step: e.step)
             stats.resolvedPositive += 1
@@ -83,8 +83,8 @@ public struct ConversionModel: Sendable {
         if pending.count >= pending.capacity {
             // Overflow rule: the oldest prediction is dropped unlearned and never enters the metrics
             // (labelling it negative early could teach a wrong label).
+            if pending.oldest?.isHandedOver != true { stats.overflowDropped += 1 }
             pending.popOldest()
-            stats.overflowDropped += 1
         }
         let seq = pending.next
         pending.push(user: event.userKey, time: event.timestamp, score: prediction.probability, step: step,
@@ -106,6 +106,11 @@ public struct ConversionModel: Sendable {
     }
 
     private mutating func retireOldest(_ e: PendingStore.Entry) {
+        if e.isHandedOver {
+            // Its user moved to another engine, which resolves and learns it.
+            pending.popOldest()
+            return
+        }
         if !e.isPositive {
             quality.record(score: e.score, label: false, step: e.step)
             stats.resolvedNegative += 1
@@ -127,6 +132,27 @@ public struct ConversionModel: Sendable {
         if user.count(window: w, group: 1) > 0 { return Int(stageSteps[2]) }
         if user.count(window: w, group: 0) > 0 { return Int(stageSteps[1]) }
         return Int(stageSteps[0])
+    }
+
+    // MARK: - Partition handover
+
+    /// The pending predictions of `users`, detached here (see ``PendingStore/handOver(user:)``).
+    mutating func handOver(users: [UInt64]) -> [PendingStore.Handed] {
+        var out: [PendingStore.Handed] = []
+        for user in users { out.append(contentsOf: pending.handOver(user: user)) }
+        return out.sorted { $0.time < $1.time }
+    }
+
+    /// Takes over predictions another engine made; they resolve and are learned here. A full
+    /// store makes room as for a new prediction (the oldest unlearned one is an overflow drop).
+    mutating func takeOver(_ entries: [PendingStore.Handed]) {
+        for e in entries {
+            while pending.count >= pending.capacity, let oldest = pending.oldest {
+                if !oldest.isHandedOver { stats.overflowDropped += 1 }
+                pending.popOldest()
+            }
+            pending.push(handed: e)
+        }
     }
 
     // MARK: - Persistence

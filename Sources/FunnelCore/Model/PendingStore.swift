@@ -38,6 +38,9 @@ public struct PendingStore: Sendable {
 
     public static let positive: UInt8 = 1
     public static let learned: UInt8 = 2
+    /// Handed to another engine with its user (partition handover): retired here without a label,
+    /// learning or metrics; the new owner resolves it.
+    public static let handedOver: UInt8 = 4
 
     public init(capacity: Int) {
         self.capacity = max(16, capacity)
@@ -70,6 +73,13 @@ public struct PendingStore: Sendable {
 
     /// Freezes a prediction. The caller pops the oldest first when `count == capacity`.
     public mutating func push(user: UInt64, time: Int64, score: Double, step: Int, features v: borrowing FeatureVector) {
+        push(user: user, time: time, score: score, step: step, features: v, indexed: true)
+    }
+
+    /// `indexed: false` keeps the entry out of the per-user index (a handed-over entry moved by
+    /// ``grow()``: nothing here may label it again).
+    private mutating func push(user: UInt64, time: Int64, score: Double, step: Int, features v: borrowing FeatureVector,
+                               indexed: Bool) {
         if count == size { grow() }
         let seq = next
         let s = slot(seq)
@@ -84,10 +94,14 @@ public struct PendingStore: Sendable {
             indices[base + k] = v.indices[k]
             values[base + k] = v.values[k]
         }
-        let (i, found) = find(user)
-        older[s] = found ? indexSeqs[i] - 1 : -1
-        indexKeys[i] = user
-        indexSeqs[i] = seq + 1
+        if indexed {
+            let (i, found) = find(user)
+            older[s] = found ? indexSeqs[i] - 1 : -1
+            indexKeys[i] = user
+            indexSeqs[i] = seq + 1
+        } else {
+            older[s] = -1
+        }
         next += 1
     }
 
@@ -100,6 +114,50 @@ public struct PendingStore: Sendable {
         public var flags: UInt8
         public var isPositive: Bool { flags & PendingStore.positive != 0 }
         public var isLearned: Bool { flags & PendingStore.learned != 0 }
+        public var isHandedOver: Bool { flags & PendingStore.handedOver != 0 }
+    }
+
+    /// A pending prediction as it moves between engines with its user.
+    struct Handed: Codable, Sendable {
+        var user: UInt64
+        var time: Int64
+        var score: Float
+        var step: UInt8
+        var flags: UInt8
+        var indices: [UInt32]
+        var values: [Float]
+    }
+
+    /// Detaches every pending prediction of `user`: they stay in the ring (a FIFO cannot drop
+    /// from the middle) flagged ``handedOver`` and leave the user's index, so nothing here labels
+    /// them again. Oldest first.
+    mutating func handOver(user: UInt64) -> [Handed] {
+        let (i, found) = find(user)
+        guard found else { return [] }
+        var seqs: [Int64] = []
+        collect(of: user, into: &seqs)
+        removeIndex(at: i)
+        return seqs.reversed().map { seq in
+            let s = slot(seq)
+            let base = s * Self.width
+            let n = Int(counts[s])
+            let handed = Handed(user: users[s], time: times[s], score: scores[s], step: steps[s], flags: flags[s],
+                                indices: Array(indices[base..<(base + n)]), values: Array(values[base..<(base + n)]))
+            flags[s] |= Self.handedOver
+            return handed
+        }
+    }
+
+    /// Appends a prediction handed over by another engine (after its user's local ones: the ring
+    /// is in arrival order here, so it resolves no earlier than its own horizon allows).
+    mutating func push(handed e: Handed) {
+        var v = FeatureVector()
+        for k in 0..<min(e.indices.count, e.values.count, FeatureVector.capacity) {
+            v.append(index: e.indices[k], value: e.values[k], name: 0)
+        }
+        let seq = next
+        push(user: e.user, time: e.time, score: Double(e.score), step: Int(e.step), features: v)
+        flags[slot(seq)] = e.flags & (Self.positive | Self.learned)
     }
 
     /// The oldest pending prediction, if any.
@@ -202,7 +260,7 @@ public struct PendingStore: Sendable {
         for seq in head..<next {
             let e = entry(seq)
             frozen(seq, into: &v)
-            fresh.push(user: e.user, time: e.time, score: e.score, step: e.step, features: v)
+            fresh.push(user: e.user, time: e.time, score: e.score, step: e.step, features: v, indexed: !e.isHandedOver)
             fresh.flags[fresh.slot(seq)] = e.flags
         }
         self = fresh

@@ -135,10 +135,26 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         public var intervalSeconds: Double = 30
         /// Checkpoints kept (the newest valid one is restored; older ones are the fallback).
         public var keep = 3
+        /// Where a revoked partition's users go for its next owner (docs/checkpoints.md):
+        /// `none`, `directory` (`<directory>/partitions/`, processes of one host) or `topic`
+        /// (a compacted Kafka topic, processes on several hosts).
+        public var handover = "none"
+        /// The directory of `handover: directory`, shared by the processes of one host; empty:
+        /// `<directory>/partitions`. Processes sharing it need their own `directory` (whole-engine
+        /// checkpoints are per process).
+        public var handoverDirectory = ""
+        /// The compacted topic of `handover: topic`.
+        public var handoverTopic = ""
+        /// Largest record written to the handover topic; bigger states are split into chunks of
+        /// this size (keep it under the broker's `message.max.bytes`, 1 MiB by default).
+        public var handoverChunkBytes = 512 * 1024
         public init() {}
         enum CodingKeys: String, CodingKey {
-            case directory, keep
+            case directory, keep, handover
             case intervalSeconds = "interval_seconds"
+            case handoverTopic = "handover_topic"
+            case handoverDirectory = "handover_directory"
+            case handoverChunkBytes = "handover_chunk_bytes"
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -146,6 +162,20 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
             directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? d.directory
             intervalSeconds = try c.decodeIfPresent(Double.self, forKey: .intervalSeconds) ?? d.intervalSeconds
             keep = try c.decodeIfPresent(Int.self, forKey: .keep) ?? d.keep
+            handover = try c.decodeIfPresent(String.self, forKey: .handover) ?? d.handover
+            handoverTopic = try c.decodeIfPresent(String.self, forKey: .handoverTopic) ?? d.handoverTopic
+            handoverDirectory = try c.decodeIfPresent(String.self, forKey: .handoverDirectory) ?? d.handoverDirectory
+            handoverChunkBytes = try c.decodeIfPresent(Int.self, forKey: .handoverChunkBytes) ?? d.handoverChunkBytes
+        }
+
+        /// The handover kinds `checkpoint.handover` accepts.
+        public static let handoverKinds = ["none", "directory", "topic"]
+
+        /// Where `handover: directory` keeps the partition states.
+        public var partitionStateDirectory: String {
+            if !handoverDirectory.isEmpty { return handoverDirectory }
+            if directory.isEmpty { return "" }
+            return directory.hasSuffix("/") ? directory + "partitions" : directory + "/partitions"
         }
     }
 
@@ -185,6 +215,32 @@ public struct FunnelPulseConfig: Codable, Sendable, Equatable {
         }
         guard checkpoint.keep >= 1, checkpoint.keep <= 100 else {
             throw ConfigError(key: "checkpoint.keep", message: "must be 1 to 100")
+        }
+        guard Checkpoint.handoverKinds.contains(checkpoint.handover) else {
+            throw ConfigError(key: "checkpoint.handover",
+                              message: "'\(checkpoint.handover)' is not one of \(Checkpoint.handoverKinds.joined(separator: ", "))")
+        }
+        if checkpoint.handover == "directory", checkpoint.partitionStateDirectory.isEmpty {
+            throw ConfigError(key: "checkpoint.handover",
+                              message: "'directory' needs checkpoint.handover_directory (or checkpoint.directory: states then go to <directory>/partitions/)")
+        }
+        if checkpoint.handover == "topic" {
+            guard !checkpoint.handoverTopic.isEmpty else {
+                throw ConfigError(key: "checkpoint.handover_topic", message: "must be set when checkpoint.handover is 'topic'")
+            }
+            guard Self.isValidTopic(checkpoint.handoverTopic) else {
+                throw ConfigError(key: "checkpoint.handover_topic",
+                                  message: "'\(checkpoint.handoverTopic)' is not a valid topic name")
+            }
+            guard !inputs.contains(where: { $0.topic == checkpoint.handoverTopic }),
+                !outputs.all.contains(checkpoint.handoverTopic)
+            else {
+                throw ConfigError(key: "checkpoint.handover_topic",
+                                  message: "'\(checkpoint.handoverTopic)' is also an input or output topic")
+            }
+        }
+        guard (16 * 1024...64 * 1024 * 1024).contains(checkpoint.handoverChunkBytes) else {
+            throw ConfigError(key: "checkpoint.handover_chunk_bytes", message: "must be 16384 to 67108864")
         }
         guard !inputs.isEmpty else { throw ConfigError(key: "inputs", message: "needs at least one input topic") }
         var topics = Set<String>()

@@ -41,6 +41,7 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let modelVersion = "funnelpulse_model_version"
         public static let alerts = "funnelpulse_alerts_total"
         public static let alertsFiring = "funnelpulse_alerts_firing"
+        public static let partitionHandovers = "funnelpulse_partition_handovers_total"
     }
 
     /// Label keys.
@@ -57,6 +58,8 @@ public final class PipelineMetrics: @unchecked Sendable {
         /// Alert kind (`funnel_drop`, `velocity`, …) and state (`firing`, `resolved`, `signal`).
         public static let kind = "kind"
         public static let state = "state"
+        /// Partition handover direction: `out` (state written on revoke) or `in` (loaded on assign).
+        public static let direction = "direction"
     }
 
     private let factory: any MetricsFactory
@@ -72,6 +75,8 @@ public final class PipelineMetrics: @unchecked Sendable {
     let pendingLabels: Gauge
     let modelVersion: Gauge
     private let evictedIdle: Counter
+    let handoversOut: Counter
+    let handoversIn: Counter
     private let evictedCapacity: Counter
     private let evictedAttempts: Counter
     private let evictedCarts: Counter
@@ -104,6 +109,8 @@ public final class PipelineMetrics: @unchecked Sendable {
         pendingLabels = Gauge(label: Name.pendingLabels, factory: factory)
         modelVersion = Gauge(label: Name.modelVersion, factory: factory)
         alertsFiring = Gauge(label: Name.alertsFiring, factory: factory)
+        handoversOut = Counter(label: Name.partitionHandovers, dimensions: [(Label.direction, "out")], factory: factory)
+        handoversIn = Counter(label: Name.partitionHandovers, dimensions: [(Label.direction, "in")], factory: factory)
         evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
         evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
         evictedAttempts = Counter(label: Name.stateEvicted, dimensions: [("table", "funnel_attempts")], factory: factory)

@@ -119,7 +119,7 @@ struct CheckpointStore {
         return (final, bytes.count)
     }
 
-    private static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw CheckpointError("open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -135,7 +135,7 @@ struct CheckpointStore {
         guard fsync(fd) == 0 else { throw CheckpointError("fsync \(path): \(String(cString: strerror(errno)))") }
     }
 
-    private static func syncDirectory(_ path: String) {
+    static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return }
         fsync(fd)

@@ -19,7 +19,6 @@ extension Pipeline {
             engine.setSourceIdle(slot, true)
             if saved.offset >= 0 { startOffsets[partition] = saved.offset }
         }
-        consumer.startOffset = { [weak self] partition in self?.startOffsets.removeValue(forKey: partition) }
     }
 
     func checkpointIfDue(_ engine: borrowing Engine) {

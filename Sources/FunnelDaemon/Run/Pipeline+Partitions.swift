@@ -10,6 +10,8 @@ extension Pipeline {
     func installHooks() {
         consumer.onPartitionsAssigned = { [weak self] partitions in self?.partitionsAssigned(partitions) }
         consumer.onPartitionsRevoked = { [weak self] partitions in self?.partitionsRevoked(partitions) }
+        // Start positions from a restored checkpoint or a handed-over partition state.
+        consumer.startOffset = { [weak self] partition in self?.startOffsets.removeValue(forKey: partition) }
         consumer.onPartitionEOF = { [weak self] partition, _ in
             guard let self, let slot = self.publisher.ledger.slot(of: partition) else { return }
             self.caughtUpSlots.append(slot)
@@ -31,6 +33,10 @@ extension Pipeline {
 
     private func partitionsAssigned(_ partitions: [TopicPartition]) {
         for partition in partitions { assignedSlots.append(activate(partition)) }
+        takeOver(partitions)
+        // Where each partition starts when it is known here (a checkpoint or a handed-over state):
+        // the position of its users' state should it be revoked before reading anything.
+        for partition in partitions { assignedFrom[partition] = startOffsets[partition] }
         assignment = partitions
         // A new assignment starts fetching; the next batch re-applies back-pressure if needed.
         paused = false
@@ -46,15 +52,25 @@ extension Pipeline {
     /// Before the partitions go away: wait (bounded) for their outputs, commit what is fully
     /// acknowledged, then forget their FIFOs. Whatever is still un-acked is reprocessed by the
     /// next owner, which is the at-least-once contract.
+    /// With `checkpoint.handover`, the revoked partitions' states are written between the drain
+    /// and the commit (``handOver(_:)``), only if every output is acknowledged: a state must not
+    /// be ahead of what is delivered.
     private func partitionsRevoked(_ partitions: [TopicPartition]) {
+        var drained = false
         if publisher.failure == nil {
-            let drained = publisher.drain(within: remainingFlushTime())
+            drained = publisher.drain(within: remainingFlushTime())
             if !drained {
                 logger.warning("revoking with un-acked outputs; their inputs will be reprocessed",
                                metadata: ["unacked": "\(publisher.unacked)"])
             }
         }
         storeCommittable()
+        if drained {
+            handOver(partitions)
+        } else if partitionStates != nil {
+            logger.warning("partition states not handed over: outputs unacknowledged",
+                           metadata: ["partitions": "\(partitions)"])
+        }
         commitSync()
         for partition in partitions {
             // A revoked partition must not hold this engine's watermark back any more.

@@ -12,8 +12,8 @@ import Synchronization
 /// and the per-event path takes no lock. Other threads may only call ``requestStop()`` and read
 /// ``health``; hence `@unchecked Sendable`.
 ///
-/// Engine state is shared by all assigned partitions: after a rebalance the new owner of a
-/// partition starts with its own state (per-partition state handover is not done yet).
+/// Engine state is shared by all assigned partitions; with `checkpoint.handover` the users of a
+/// revoked partition are handed to its next owner (``handOver(_:)``, ``takeOver(_:)``).
 public final class Pipeline: @unchecked Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case outputLost(KafkaError)
@@ -57,6 +57,16 @@ public final class Pipeline: @unchecked Sendable {
     var restoredCheckpoint: RunCheckpoint?
     var startOffsets: [TopicPartition: Int64] = [:]
     var lastCheckpoint = ContinuousClock.now
+    /// Partition handover store (nil when `checkpoint.handover` is `none`).
+    var partitionStates: (any PartitionStateStore)?
+    /// The start position of each assigned partition when known at assignment, for a revoke that
+    /// comes before its first input.
+    var assignedFrom: [TopicPartition: Int64] = [:]
+    /// The loop's engine while librdkafka may run the rebalance hooks (inside `pollBatch` and
+    /// `close`), which export and import partition states. The hooks run on the pipeline thread
+    /// between two messages, never during an engine call, so they are the only access then. A
+    /// pointer rather than a stored engine keeps the per-event path free of exclusivity checks.
+    var hookEngine: UnsafeMutablePointer<Engine>?
     /// A TLS or SASL failure the consumer reported (``KafkaError/isSecurityFailure``): the loop
     /// stops with it instead of retrying a configuration that cannot work (a wrong CA would
     /// otherwise leave the daemon running, never ready, forever).
@@ -66,6 +76,7 @@ public final class Pipeline: @unchecked Sendable {
     private let started = Atomic<Bool>(false)
     private let stopDeadline = Mutex<ContinuousClock.Instant?>(nil)
     private let exitStats = Mutex<EngineStats?>(nil)
+    private let exitHandover = Mutex<HandoverStats?>(nil)
 
     /// - Parameters:
     ///   - mappings: one compiled mapping per `config.inputs` entry, same order.
@@ -101,6 +112,22 @@ public final class Pipeline: @unchecked Sendable {
                 logger.info("no checkpoint to restore; starting with empty state",
                             metadata: ["directory": "\(config.checkpoint.directory)"])
             }
+        }
+        switch config.checkpoint.handover {
+        case "directory":
+            partitionStates = try DirectoryPartitionStateStore(directory: config.checkpoint.partitionStateDirectory,
+                                                               logger: logger)
+        case "topic":
+            var producerSettings = KafkaClientSettings.producer(config)
+            producerSettings["statistics.interval.ms"] = nil
+            producerSettings["linger.ms"] = "0"
+            partitionStates = try TopicPartitionStateStore(
+                topic: config.checkpoint.handoverTopic, group: config.kafka.groupID,
+                chunkBytes: config.checkpoint.handoverChunkBytes, producerSettings: producerSettings,
+                readerSettings: KafkaClientSettings.consumer(config),
+                timeoutMilliseconds: Int32(clamping: Int(config.shutdownGraceSeconds * 1000)), logger: logger)
+        default:
+            break
         }
         // After any restore: checkpoints never carry the pseudonymization key.
         initialEngine?.setUserPseudonymizer(try config.privacy.pseudonymizer(environment: ProcessInfo.processInfo.environment))
@@ -159,6 +186,9 @@ public final class Pipeline: @unchecked Sendable {
     /// Engine counters when the loop ended (nil while running).
     public var statsAtExit: EngineStats? { exitStats.withLock { $0 } }
 
+    /// Partition handovers of the engine when the loop ended (nil while running).
+    public var handoverAtExit: HandoverStats? { exitHandover.withLock { $0 } }
+
     var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
 
     var isPastStopDeadline: Bool {
@@ -185,7 +215,10 @@ public final class Pipeline: @unchecked Sendable {
             restoredCheckpoint = nil
         }
         lastCheckpoint = clock.now
-        defer { exitStats.withLock { [stats = engine.stats] in $0 = stats } }
+        defer {
+            exitStats.withLock { [stats = engine.stats] in $0 = stats }
+            exitHandover.withLock { [handover = engine.handover] in $0 = handover }
+        }
         do {
             try TopicProvisioner.ensureTopics(config, logger: logger)
             try consumer.subscribe(topics: config.inputs.map(\.topic))
@@ -209,8 +242,12 @@ public final class Pipeline: @unchecked Sendable {
 
         while !isStopping, publisher.failure == nil {
             do {
-                try consumer.pollBatch(maxMessages: batch, timeoutMilliseconds: 100) { message in
-                    process(message, engine: &engine, sink: &sink)
+                try withUnsafeMutablePointer(to: &engine) { engine in
+                    hookEngine = engine
+                    defer { hookEngine = nil }
+                    try consumer.pollBatch(maxMessages: batch, timeoutMilliseconds: 100) { message in
+                        process(message, engine: &engine.pointee, sink: &sink)
+                    }
                 }
             } catch {
                 failure = error
@@ -247,7 +284,12 @@ public final class Pipeline: @unchecked Sendable {
             // The final checkpoint: a graceful restart resumes exactly here, with no duplicates.
             writeCheckpoint(engine, drainWithin: remainingFlushTime())
         }
-        finish(failure: failure)
+        // Leaving the group revokes every partition: their states go to the next owners.
+        withUnsafeMutablePointer(to: &engine) { engine in
+            hookEngine = engine
+            defer { hookEngine = nil }
+            finish(failure: failure)
+        }
         recordBatchMetrics(engine: engine, reported: &reported)
         metrics.recordAlerts(sink.alertCounts, firing: engine.alerts?.funnel.firing ?? 0)
         if let lost = publisher.failure {

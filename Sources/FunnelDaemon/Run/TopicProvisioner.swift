@@ -19,16 +19,24 @@ enum TopicProvisioner {
     static func ensureTopics(_ config: FunnelPulseConfig, logger: Logger) throws {
         guard config.kafka.createTopics else { return }
         let names = config.inputs.map(\.topic) + config.outputs.all
-        let topics = names.map {
+        var topics = names.map {
             KafkaAdmin.NewTopic(
                 name: $0,
                 partitions: Int32(config.kafka.topicPartitions),
                 replicationFactor: Int32(config.kafka.replicationFactor))
         }
+        if config.checkpoint.handover == "topic" {
+            // The partition-state changelog: compaction keeps the newest state per partition.
+            topics.append(KafkaAdmin.NewTopic(
+                name: config.checkpoint.handoverTopic,
+                partitions: Int32(config.kafka.topicPartitions),
+                replicationFactor: Int32(config.kafka.replicationFactor),
+                configs: ["cleanup.policy": "compact"]))
+        }
         do {
             let admin = try KafkaAdmin(configuration: KafkaClientSettings.admin(config), logger: logger)
             try admin.createTopics(topics, timeoutMilliseconds: 10_000)
-            logger.info("topics ready", metadata: ["topics": "\(names)"])
+            logger.info("topics ready", metadata: ["topics": "\(topics.map(\.name))"])
         } catch {
             // Only KafkaError is thrown above, so `error` is typed; no pattern cast (SILGen pitfall).
             guard unsupportedCodes.contains(error.code) else { throw error }
