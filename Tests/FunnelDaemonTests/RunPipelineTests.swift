@@ -85,7 +85,9 @@ struct RunPipelineTests {
             try await Task.sleep(for: .milliseconds(100))
             let committed = try RunSupport.committed(config)[0] ?? nil
             if pipeline.health.snapshot.assignedPartitions > 0, committed == nil { sawBlocked = true }
-            if let committed { #expect(committed == Int64(lines.count)); break }
+            // Once retries get the first outputs through, a partial commit (their inputs only) is
+            // legitimate; the end state below is the whole input.
+            if let committed { #expect(committed > 0 && committed <= Int64(lines.count)); break }
         }
         #expect(sawBlocked)
         let done = try await RunSupport.eventually(seconds: 30) {
