@@ -7,11 +7,9 @@ let package = Package(
     products: [
         .executable(name: "funnelpulse", targets: ["funnelpulse"]),
         .executable(name: "funnelpulse-bench", targets: ["FunnelBench"]),
-        // libFuzzer targets, one per decoder shape; scripts/fuzz.sh builds them with -sanitize=fuzzer.
-        .executable(name: "fuzz-json-canonical", targets: ["FunnelFuzzJSONCanonical"]),
-        .executable(name: "fuzz-json-paths", targets: ["FunnelFuzzJSONPaths"]),
-        .executable(name: "fuzz-csv-taobao", targets: ["FunnelFuzzCSVTaobao"]),
-        .executable(name: "fuzz-csv-header", targets: ["FunnelFuzzCSVHeader"]),
+        // The libFuzzer target of every decoder shape (FUNNELPULSE_FUZZ_SHAPE picks one);
+        // scripts/fuzz.sh builds it with -sanitize=fuzzer.
+        .executable(name: "fuzz-decoders", targets: ["FunnelFuzzDecoders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -70,10 +68,7 @@ let package = Package(
         // Hostile input: invariant checks and mutated streams, shared by the fuzz targets, the
         // hostile-input tests and `funnelpulse-bench hostile`.
         .target(name: "FunnelFuzzSupport", dependencies: ["FunnelCore"]),
-        .executableTarget(name: "FunnelFuzzJSONCanonical", dependencies: ["FunnelFuzzSupport"]),
-        .executableTarget(name: "FunnelFuzzJSONPaths", dependencies: ["FunnelFuzzSupport"]),
-        .executableTarget(name: "FunnelFuzzCSVTaobao", dependencies: ["FunnelFuzzSupport"]),
-        .executableTarget(name: "FunnelFuzzCSVHeader", dependencies: ["FunnelFuzzSupport"]),
+        .executableTarget(name: "FunnelFuzzDecoders", dependencies: ["FunnelFuzzSupport"]),
         // Fixtures shared by the daemon tests and the broker integration tests.
         .target(
             name: "FunnelTestSupport",

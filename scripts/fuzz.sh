@@ -6,7 +6,8 @@
 #   ./scripts/fuzz.sh 3600 json-paths     # one target for an hour
 #   ./scripts/fuzz.sh 0                   # no fuzzing: run every saved input once (seeds + corpus)
 #
-# Targets (one per decoder shape; Sources/FunnelFuzz*/, checks in Sources/FunnelFuzzSupport/):
+# Targets, one per decoder shape: the executable fuzz-decoders (Sources/FunnelFuzzDecoders/, checks
+# in Sources/FunnelFuzzSupport/) run with FUNNELPULSE_FUZZ_SHAPE=<target>, each with its own corpus:
 #   json-canonical  the built-in canonical JSON mapping
 #   json-paths      a JSON mapping read through nested paths (FuzzMappings.nestedJSON)
 #   csv-taobao      headerless CSV, columns by index (deploy/mappings/taobao-userbehavior.yaml)
@@ -17,8 +18,9 @@
 # Seeds: Tests/FuzzCorpus/<target>/ (read only). Inputs the fuzzer finds accumulate in
 # .cache/fuzz/corpus/<target>/; crashes, timeouts and out-of-memory inputs are written to
 # .cache/fuzz/artifacts/ and fail the run. Reproduce one with
-#   .build-fuzz/release/fuzz-<target> .cache/fuzz/artifacts/<file>
-# or, without libFuzzer, `swift build --product fuzz-<target>` and run .build/debug/fuzz-<target> FILE.
+#   FUNNELPULSE_FUZZ_SHAPE=<target> .build-fuzz/release/fuzz-decoders .cache/fuzz/artifacts/<file>
+# or, without libFuzzer, `swift build --product fuzz-decoders` and run
+#   FUNNELPULSE_FUZZ_SHAPE=<target> .build/debug/fuzz-decoders FILE.
 # When a crash is fixed, copy its input into Tests/FuzzCorpus/<target>/ so every `swift test` replays it.
 #
 # Environment:
@@ -67,22 +69,20 @@ if [[ ! -d "$SCRATCH/checkouts" && -d "$ROOT/.build/checkouts" ]]; then
 fi
 
 build_start=$(date +%s)
-for t in "${TARGETS[@]}"; do
-  log "build fuzz-$t (sanitizers: fuzzer$([[ "$SANITIZERS" == none ]] || echo " $SANITIZERS"))"
-  mkdir -p "$WORK/logs"
-  if ! swift build "${build_args[@]}" --product "fuzz-$t" >"$WORK/logs/build-$t.log" 2>&1; then
-    grep -v -e '^\[' "$WORK/logs/build-$t.log" >&2
-    echo "fuzz.sh: build of fuzz-$t failed" >&2
-    exit 1
-  fi
-  # A target without coverage counters would "fuzz" blind; one without ASan would miss overflows.
-  sections=$(objdump -h "$SCRATCH/release/fuzz-$t" 2>/dev/null || true)
-  [[ "$sections" == *__sancov_cntrs* ]] || { echo "fuzz.sh: fuzz-$t has no coverage instrumentation" >&2; exit 1; }
-  if [[ "$SANITIZERS" == *address* ]]; then
-    symbols=$(nm "$SCRATCH/release/FunnelCore.build/RecordDecoder.swift.o" 2>/dev/null || true)
-    [[ "$symbols" == *__asan_report* ]] || { echo "fuzz.sh: FunnelCore was built without AddressSanitizer" >&2; exit 1; }
-  fi
-done
+log "build fuzz-decoders (sanitizers: fuzzer$([[ "$SANITIZERS" == none ]] || echo " $SANITIZERS"))"
+mkdir -p "$WORK/logs"
+if ! swift build "${build_args[@]}" --product fuzz-decoders >"$WORK/logs/build.log" 2>&1; then
+  grep -v -e '^\[' "$WORK/logs/build.log" >&2
+  echo "fuzz.sh: build of fuzz-decoders failed" >&2
+  exit 1
+fi
+# A target without coverage counters would "fuzz" blind; one without ASan would miss overflows.
+sections=$(objdump -h "$SCRATCH/release/fuzz-decoders" 2>/dev/null || true)
+[[ "$sections" == *__sancov_cntrs* ]] || { echo "fuzz.sh: fuzz-decoders has no coverage instrumentation" >&2; exit 1; }
+if [[ "$SANITIZERS" == *address* ]]; then
+  symbols=$(nm "$SCRATCH/release/FunnelCore.build/RecordDecoder.swift.o" 2>/dev/null || true)
+  [[ "$symbols" == *__asan_report* ]] || { echo "fuzz.sh: FunnelCore was built without AddressSanitizer" >&2; exit 1; }
+fi
 log "built in $(($(date +%s) - build_start)) s"
 
 mkdir -p "$WORK/artifacts"
@@ -107,7 +107,7 @@ for t in "${TARGETS[@]}"; do
   rm -f "$WORK"/logs/fuzz-*.log
   set +e
   # From the logs directory: with FUZZ_JOBS > 1 libFuzzer writes one fuzz-N.log per job there.
-  (cd "$WORK/logs" && "$SCRATCH/release/fuzz-$t" "${args[@]}") >"$logf" 2>&1
+  (cd "$WORK/logs" && FUNNELPULSE_FUZZ_SHAPE="$t" "$SCRATCH/release/fuzz-decoders" "${args[@]}") >"$logf" 2>&1
   rc=$?
   set -e
   if ((JOBS > 1)); then cat "$WORK"/logs/fuzz-*.log >>"$logf" 2>/dev/null || true; fi

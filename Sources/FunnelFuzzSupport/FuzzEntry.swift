@@ -4,6 +4,17 @@ import Foundation
 /// What the fuzz executables share: the libFuzzer callback body and, in a normal build (without
 /// `-sanitize=fuzzer`), a corpus runner with the same checks.
 public enum FuzzEntry {
+    /// The shape named by `FUNNELPULSE_FUZZ_SHAPE`, or the process stops with the list of shapes.
+    public static func shapeFromEnvironment() -> FuzzShape {
+        let name = ProcessInfo.processInfo.environment["FUNNELPULSE_FUZZ_SHAPE"] ?? ""
+        guard let shape = FuzzShape(rawValue: name) else {
+            let known = FuzzShape.allCases.map(\.rawValue).joined(separator: ", ")
+            print("FUNNELPULSE_FUZZ_SHAPE must name a decoder shape (\(known)); got '\(name)'")
+            exit(2)
+        }
+        return shape
+    }
+
     /// Builds the harness or stops the process (a fuzz target cannot run without its mapping).
     public static func harness(_ shape: FuzzShape) -> HostileInputHarness {
         do {

@@ -19,9 +19,7 @@ struct BrokerOutageTests {
     func outage() async throws {
         let cluster = try KafkaMockCluster(brokers: 3)
         let config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        for topic in [config.inputs[0].topic] + config.outputs.all {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let pipeline = try RunSupport.makePipeline(config)
         let run = PipelineRun(pipeline)
         let feed = try InputFeed(topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
@@ -133,9 +131,7 @@ extension BrokerOutageTests {
         config.kafka.librdkafka["message.timeout.ms"] = "2000"
         config.kafka.deliveryRetries = 5
         config.kafka.deliveryRetryBackoffMs = 100
-        for topic in [config.inputs[0].topic] + config.outputs.all {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let lines: [String?] = RunSupport.events(600)
         let expected = try RunSupport.expected(lines, config: config.engine)
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
@@ -262,9 +258,7 @@ extension BrokerOutageTests {
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.kafka.deliveryRetries = 2
         config.kafka.deliveryRetryBackoffMs = 100
-        for topic in [config.inputs[0].topic] + config.outputs.all {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         // A malformed 300 KB record: its dead letter carries it whole, far above the limit below;
         // every other output stays well under it.
         let bigIndex = 40

@@ -26,10 +26,7 @@ struct CheckpointRunTests {
     func restartResumesFromTheCheckpoint() async throws {
         let cluster = try KafkaMockCluster()
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
-                      config.outputs.alerts] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         config.checkpoint.directory = directory

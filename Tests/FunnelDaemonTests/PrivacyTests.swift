@@ -204,9 +204,7 @@ struct PrivacyTests {
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.privacy.pseudonymizeUserIDs = true
         config.privacy.key = Self.key
-        for topic in [config.inputs[0].topic] + config.outputs.all {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let lines = Self.lines()
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
 
@@ -253,9 +251,7 @@ extension PrivacyTests {
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.privacy.pseudonymizeUserIDs = true
         config.privacy.key = Self.key
-        for topic in [config.inputs[0].topic] + config.outputs.all {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         config.checkpoint.directory = directory

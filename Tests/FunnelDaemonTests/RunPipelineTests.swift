@@ -22,10 +22,7 @@ struct RunPipelineTests {
     func endToEnd() async throws {
         let cluster = try KafkaMockCluster()
         let config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
-                      config.outputs.alerts] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let lines = Self.inputLines()
         let expected = try RunSupport.expected(lines, config: config.engine)
         #expect(expected.deadLetters == 2)
@@ -68,10 +65,7 @@ struct RunPipelineTests {
         let cluster = try KafkaMockCluster()
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.kafka.librdkafka["retry.backoff.ms"] = "200"
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
-                      config.outputs.alerts] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let lines: [String?] = RunSupport.events(50)
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
         // Every Produce request fails (retriably) for a while: outputs stay un-acked.
@@ -106,10 +100,7 @@ struct RunPipelineTests {
         config.kafka.deliveryRetryBackoffMs = 50
         config.kafka.librdkafka["message.timeout.ms"] = "1000"
         config.kafka.librdkafka["retry.backoff.ms"] = "100"
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
-                      config.outputs.alerts] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         try RunSupport.produce(RunSupport.events(20), topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
         cluster.pushRequestErrors(apiKey: 0, errors: Array(repeating: 19, count: 500))
 
@@ -126,10 +117,7 @@ struct RunPipelineTests {
         var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
         config.kafka.maxInFlightOutputs = 10
         config.kafka.pollBatch = 50
-        for topic in [config.inputs[0].topic, config.outputs.scores, config.outputs.funnel, config.outputs.deadletter,
-                      config.outputs.alerts] {
-            try cluster.createTopic(topic, partitions: 1)
-        }
+        try RunSupport.createTopics(config, on: cluster)
         let lines: [String?] = RunSupport.events(300)
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
         cluster.setBrokerRoundTripTime(-1, milliseconds: 50)

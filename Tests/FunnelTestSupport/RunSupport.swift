@@ -195,6 +195,11 @@ public enum RunSupport {
         return Dictionary(uniqueKeysWithValues: result.map { ($0.key.partition, $0.value) })
     }
 
+    /// Creates the input topic and every output topic of `config` on the mock cluster, one partition each.
+    public static func createTopics(_ config: FunnelPulseConfig, on cluster: KafkaMockCluster) throws {
+        for topic in [config.inputs[0].topic] + config.outputs.all { try cluster.createTopic(topic, partitions: 1) }
+    }
+
     public static func makePipeline(_ config: FunnelPulseConfig) throws -> Pipeline {
         try Pipeline(config: config, mappings: [try CompiledMapping(.canonicalJSON)], logger: logger(),
                      metrics: PipelineMetrics(factory: MetricsSetup().factory))
