@@ -62,7 +62,7 @@ public struct HostileInputHarness {
         c.rollingWindowSeconds = [900, 3600]
         c.maxUsers = 16
         c.dedupeCapacity = 16
-        c.model.hashBits = 10
+        c.model.hashBits = 12
         c.model.pendingCapacity = 16
         c.model.qualityWindow = 100
         // The per-entity fraud tables are fixed-size and zeroed on creation: small ones keep a

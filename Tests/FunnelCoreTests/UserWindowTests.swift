@@ -54,6 +54,32 @@ struct UserWindowTests {
         #expect(s2.accepted.map(\.context.isNewSession) == [true, true, false])
     }
 
+    /// The session's furthest funnel stage and its entry product (first category, first price) are
+    /// what the model crosses its features with; each starts over with the next session.
+    @Test func sessionStageAndEntryProductResetWithTheSession() throws {
+        let lines = [
+            jsonEvent("a", "page", base),
+            jsonEvent("a", "view", base + 10, item: "x", extra: "\"category\":\"shoes\",\"price\":40"),
+            jsonEvent("a", "view", base + 20, item: "y", extra: "\"category\":\"hats\",\"price\":3"),
+            jsonEvent("a", "cart", base + 30, item: "x", extra: "\"category\":\"shoes\",\"price\":40"),
+            jsonEvent("a", "page", base + 40),
+        ]
+        let (engine, _) = try run(lines, finish: false)
+        let u = engine.users[try #require(engine.users.slot(of: key("a")))]
+        #expect(u.sessionStage == FeatureExtractor.stage(of: .cart))
+        #expect(u.sessionCategory == UInt16(truncatingIfNeeded: StableHash.hash("shoes") >> 48) | 1)
+        #expect(u.sessionPrice == UInt8(1 + FeatureExtractor.priceBin(40)))
+        #expect(FeatureExtractor.priceBin(40) == 5)  // [32, 64)
+
+        // A new session (gap > 30 min) starts with no stage beyond its own events and no entry product.
+        let (next, _) = try run(lines + [jsonEvent("a", "page", base + 40 + 1801)], finish: false)
+        let v = next.users[try #require(next.users.slot(of: key("a")))]
+        #expect(v.sessions == 2)
+        #expect(v.sessionStage == 0)
+        #expect(v.sessionCategory == 0)
+        #expect(v.sessionPrice == 0)
+    }
+
     @Test func itemFlagsAndCart() throws {
         let lines = [
             jsonEvent("a", "view", base, item: "x"),

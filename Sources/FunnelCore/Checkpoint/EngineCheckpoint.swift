@@ -11,7 +11,7 @@
 extension Engine {
     public static let checkpointMagic: [UInt8] = Array("FPCHECK1".utf8)
     /// 2: user records carry their source (partition handover), the engine its handover counters.
-    public static let checkpointVersion: UInt32 = 2
+    public static let checkpointVersion: UInt32 = 3
 
     /// The engine's whole state.
     public func checkpoint() throws(CheckpointError) -> [UInt8] {

@@ -17,6 +17,9 @@ extension Engine {
                 u.sessions = 1
                 u.lastSeen = ts
                 u.sessionTag = UInt32(truncatingIfNeeded: event.sessionKey)
+                u.sessionCategory = 0
+                u.sessionPrice = 0
+                u.sessionStage = 0
             } else {
                 context.sincePrevious = max(0, ts - u.lastSeen)
                 let tag = UInt32(truncatingIfNeeded: event.sessionKey)
@@ -27,6 +30,9 @@ extension Engine {
                     u.sessionStart = seconds
                     u.sessionDepth = 0
                     u.sessionTag = tag
+                    u.sessionCategory = 0
+                    u.sessionPrice = 0
+                    u.sessionStage = 0
                     context.isNewSession = true
                 }
             }
@@ -82,6 +88,13 @@ extension Engine {
                 u.cartValue = 0
             default:
                 break
+            }
+            u.sessionStage = max(u.sessionStage, FeatureExtractor.stage(of: event.type))
+            if u.sessionCategory == 0 && event.categoryKey != 0 {
+                u.sessionCategory = UInt16(truncatingIfNeeded: event.categoryKey >> 48) | 1
+            }
+            if u.sessionPrice == 0 && event.price > 0 && event.price.isFinite {
+                u.sessionPrice = UInt8(1 + FeatureExtractor.priceBin(event.price))
             }
             if event.itemKey != 0 || event.categoryKey != 0 {
                 for i in stride(from: 7, to: 0, by: -1) { u.recent[i] = u.recent[i - 1] }

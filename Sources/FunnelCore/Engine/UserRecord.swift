@@ -25,6 +25,14 @@ public struct UserRecord: Sendable {
     public internal(set) var source: Int32 = -1
     var lruPrev: UInt32 = .max
     var lruNext: UInt32 = .max
+    /// The current session's entry product: category fingerprint (16 bits, 0 = none yet) and
+    /// 1 + price bin (0 = none yet) of its first product event with a category / a price. With the
+    /// session stage they fill what was padding; the stride stays 232 bytes.
+    public var sessionCategory: UInt16 = 0
+    public var sessionPrice: UInt8 = 0
+    /// Furthest funnel stage of the current session: 0 none, 1 viewed, 2 carted, 3 checkout,
+    /// 4 purchased (``FeatureExtractor/stage(of:)``).
+    public var sessionStage: UInt8 = 0
     /// Two-hash Bloom filters over item ids viewed / carted by this user.
     public var viewedItems: UInt64 = 0
     public var cartedItems: UInt64 = 0

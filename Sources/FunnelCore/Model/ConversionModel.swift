@@ -123,15 +123,10 @@ public struct ConversionModel: Sendable {
         pending.popOldest()
     }
 
-    /// The user's live funnel stage: the furthest group seen in the window nearest the horizon.
+    /// The user's live funnel stage: the furthest step reached in the current session.
     @inline(__always)
     func stage(_ user: borrowing UserRecord) -> Int {
-        let w = features.horizonWindow
-        if user.count(window: w, group: 4) > 0 { return Int(stageSteps[4]) }
-        if user.count(window: w, group: 3) > 0 { return Int(stageSteps[3]) }
-        if user.count(window: w, group: 1) > 0 { return Int(stageSteps[2]) }
-        if user.count(window: w, group: 0) > 0 { return Int(stageSteps[1]) }
-        return Int(stageSteps[0])
+        Int(stageSteps[min(Int(user.sessionStage), 4)])
     }
 
     // MARK: - Partition handover

@@ -6,14 +6,20 @@
 /// (``fingerprint``) so that a saved model is only loaded by an engine that computes the same features.
 public struct FeatureExtractor: Sendable {
     /// Bump when templates, bins or hashing change: old models must then be refused.
-    public static let layoutVersion: UInt64 = 1
+    public static let layoutVersion: UInt64 = 2
 
     enum Template: Int, CaseIterable {
         case bias, type, item, category, device, channel, hour, weekday
         case count, total, gap, gapLog, ageLog, depth, sessions, cartItems, cartValueLog
         case itemViewed, itemCarted, distinctItems, distinctCategories, purchases
         case typeCart, typeItemCarted, typeDevice, typeGap, typeCategory, typeDepth
+        case stage, stageType, stageDevice, stageChannel, stageHour, stagePrice, stageCategory
+        case stagePurchases, stageSessions, stageGap, stageSessionCategory, sessionCategory, sessionPrice
     }
+
+    /// The furthest funnel stage of the user's current session (``UserRecord/sessionStage``).
+    static let stageLabels = ["none", "viewed", "carted", "checkout", "purchased"]
+    static let priceLabels = ["<2", "<4", "<8", "<16", "<32", "<64", "<128", "<256", "<512", ">=512"]
 
     static let typeCount = EventType.allCases.count
     static let gapLabels = ["new", "<10s", "<1m", "<5m", "<30m", "<1h", "<1d", ">=1d"]
@@ -32,6 +38,9 @@ public struct FeatureExtractor: Sendable {
     public let horizonWindow: Int
     let horizonSeconds: UInt32
     public let fingerprint: UInt64
+    /// Features without a key (everything but the id templates) own the slots `0..<denseSlots`,
+    /// one each, collision-free and cache-resident; keyed features hash into the rest of the table.
+    let denseSlots: UInt32
 
     public init(hashBits: Int, windowSeconds: [Int], horizonSeconds: Int) {
         mask = UInt32(truncatingIfNeeded: (1 << hashBits) - 1)
@@ -82,10 +91,27 @@ public struct FeatureExtractor: Sendable {
             case .typeGap: add(types.flatMap { t in Self.gapLabels.map { "type:\(t)*gap:\($0)" } })
             case .typeCategory: add(types.map { "type:\($0)*category" })
             case .typeDepth: add(types.flatMap { t in Self.depthLabels.map { "type:\(t)*session_depth:\($0)" } })
+            case .stage: add(Self.stageLabels.map { "stage:\($0)" })
+            case .stageType: add(Self.stageLabels.flatMap { s in types.map { "stage:\(s)*type:\($0)" } })
+            case .stageDevice: add(Self.stageLabels.map { "stage:\($0)*device" })
+            case .stageChannel: add(Self.stageLabels.map { "stage:\($0)*channel" })
+            case .stageHour: add(Self.stageLabels.flatMap { s in (0..<24).map { "stage:\(s)*hour:\($0)" } })
+            case .stagePrice:
+                add(Self.stageLabels.flatMap { s in Self.priceLabels.map { "stage:\(s)*session_price:\($0)" } })
+            case .stageCategory: add(Self.stageLabels.map { "stage:\($0)*category" })
+            case .stagePurchases:
+                add(Self.stageLabels.flatMap { s in ["0", "1", "2+"].map { "stage:\(s)*purchases:\($0)" } })
+            case .stageSessions: add(Self.stageLabels.flatMap { s in Self.smallLabels.map { "stage:\(s)*sessions:\($0)" } })
+            case .sessionCategory: add(["session_category"])
+            case .sessionPrice: add(Self.priceLabels.map { "session_price:\($0)" })
+            case .stageSessionCategory: add(Self.stageLabels.map { "stage:\($0)*session_category" })
+            case .stageGap: add(Self.stageLabels.flatMap { s in Self.gapLabels.map { "stage:\(s)*gap:\($0)" } })
             }
         }
         names = table
         base = bases
+        denseSlots = UInt32(table.count)
+        precondition(2 * table.count <= 1 << hashBits, "hash_bits too small for the feature layout")
         var fp = StableHash.combine(Self.layoutVersion, UInt64(hashBits))
         fp = StableHash.combine(fp, UInt64(horizonSeconds))
         for w in windowSeconds.prefix(windowCount) { fp = StableHash.combine(fp, UInt64(w)) }
@@ -102,8 +128,14 @@ public struct FeatureExtractor: Sendable {
         let t = Int(event.type.rawValue)
         @inline(__always) func put(_ template: Template, _ bin: Int, key: UInt64 = 0, value: Float = 1) {
             let name = base[template.rawValue] &+ UInt16(truncatingIfNeeded: bin)
-            let h = StableHash.combine(key, UInt64(name))
-            v.append(index: UInt32(truncatingIfNeeded: h) & mask, value: value, name: name)
+            guard key != 0 else {
+                v.append(index: UInt32(name), value: value, name: name)
+                return
+            }
+            // Multiply-shift range reduction of the hash onto the keyed slots.
+            let h = UInt64(UInt32(truncatingIfNeeded: StableHash.combine(key, UInt64(name))))
+            let keyed = UInt64(mask &+ 1 &- denseSlots)
+            v.append(index: denseSlots &+ UInt32(truncatingIfNeeded: (h &* keyed) >> 32), value: value, name: name)
         }
         put(.bias, 0)
         put(.type, t)
@@ -113,16 +145,6 @@ public struct FeatureExtractor: Sendable {
         if event.channelKey != 0 { put(.channel, 0, key: event.channelKey) }
         put(.hour, Int(now / 3600 % 24))
         put(.weekday, Int((now / 86_400 + 4) % 7))
-
-        for w in 0..<windowCount {
-            var total = 0
-            for g in 0..<EventType.windowGroupCount {
-                let c = user.count(window: w, group: g)
-                total += c
-                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.log1p(Double(c))) }
-            }
-            put(.total, w * Self.totalLabels.count + Self.totalBin(total))
-        }
 
         let gapSeconds = Double(context.sincePrevious) / 1_000_000
         let gap = context.isNewUser ? 0 : Self.gapBin(gapSeconds)
@@ -149,6 +171,37 @@ public struct FeatureExtractor: Sendable {
         put(.typeGap, t * Self.gapLabels.count + gap)
         if event.categoryKey != 0 { put(.typeCategory, t, key: event.categoryKey) }
         put(.typeDepth, t * Self.depthLabels.count + depth)
+
+        // The funnel stage and what moves conversion at each stage differently.
+        let stage = Int(user.sessionStage)
+        put(.stage, stage)
+        put(.stageType, stage * Self.typeCount + t)
+        if event.deviceKey != 0 { put(.stageDevice, stage, key: event.deviceKey) }
+        if event.channelKey != 0 { put(.stageChannel, stage, key: event.channelKey) }
+        put(.stageHour, stage * 24 + Int(now / 3600 % 24))
+        if user.sessionPrice > 0 {
+            put(.sessionPrice, Int(user.sessionPrice) - 1)
+            put(.stagePrice, stage * Self.priceLabels.count + Int(user.sessionPrice) - 1)
+        }
+        if user.sessionCategory != 0 {
+            put(.sessionCategory, 0, key: UInt64(user.sessionCategory))
+            put(.stageSessionCategory, stage, key: UInt64(user.sessionCategory))
+        }
+        if event.categoryKey != 0 { put(.stageCategory, stage, key: event.categoryKey) }
+        put(.stagePurchases, stage * 3 + min(Int(user.purchases), 2))
+        put(.stageSessions, stage * 4 + Self.smallBin(Int(user.sessions) - 1))
+        put(.stageGap, stage * Self.gapLabels.count + gap)
+
+        // Last: the per-window counts, the only templates whose number varies.
+        for w in 0..<windowCount {
+            var total = 0
+            for g in 0..<EventType.windowGroupCount {
+                let c = user.count(window: w, group: g)
+                total += c
+                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.log1p(Double(c))) }
+            }
+            put(.total, w * Self.totalLabels.count + Self.totalBin(total))
+        }
     }
 
     // MARK: - Bins
@@ -161,6 +214,27 @@ public struct FeatureExtractor: Sendable {
     static func depthBin(_ d: Int) -> Int { d <= 1 ? 0 : d == 2 ? 1 : d <= 4 ? 2 : d <= 8 ? 3 : d <= 16 ? 4 : 5 }
     static func totalBin(_ n: Int) -> Int { n <= 2 ? max(n, 0) : n <= 4 ? 3 : n <= 8 ? 4 : 5 }
     static func smallBin(_ n: Int) -> Int { min(max(n, 0), 3) }
+    static func priceBin(_ p: Double) -> Int {
+        var bin = 0
+        var bound = 2.0
+        while bin < priceLabels.count - 1 && p >= bound {
+            bin += 1
+            bound *= 2
+        }
+        return bin
+    }
+
+    /// The funnel stage an event type reaches: 1 viewed, 2 carted, 3 checkout, 4 purchased, else 0.
+    @inline(__always)
+    public static func stage(of type: EventType) -> UInt8 {
+        switch type {
+        case .view: 1
+        case .cart: 2
+        case .checkout: 3
+        case .purchase: 4
+        default: 0
+        }
+    }
     static func distinctBin(_ n: Int) -> Int { n <= 1 ? 0 : n == 2 ? 1 : n <= 4 ? 2 : 3 }
 }
 

@@ -27,7 +27,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var hashBits: Int = 18
     public var optimizer: Optimizer = .ftrl
     /// Learning-rate scale (α) and smoothing (β) of the per-coordinate rate α / (β + √n).
-    public var alpha: Double = 0.1
+    public var alpha: Double = 0.05
     public var beta: Double = 0.1
     public var l1: Double = 0.5
     public var l2: Double = 1
@@ -75,7 +75,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     public func validate(path: String = "engine.model") throws(ConfigError) {
         func fail(_ key: String, _ message: String) -> ConfigError { ConfigError(key: "\(path).\(key)", message: message) }
-        guard hashBits >= 10, hashBits <= 26 else { throw fail("hash_bits", "must be 10 to 26") }
+        guard hashBits >= 12, hashBits <= 26 else { throw fail("hash_bits", "must be 12 to 26") }
         guard alpha > 0, alpha.isFinite else { throw fail("alpha", "must be positive") }
         guard beta >= 0, beta.isFinite else { throw fail("beta", "must be ≥ 0") }
         guard l1 >= 0, l1.isFinite else { throw fail("l1", "must be ≥ 0") }
