@@ -68,10 +68,9 @@ struct RunPipelineTests {
         try RunSupport.createTopics(config, on: cluster)
         let lines: [String?] = RunSupport.events(50)
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
-        // Every Produce request fails (retriably) for a while: outputs stay un-acked. 100 errors at
-        // a 200 ms retry backoff keep them failing for about 20 s from the first send, far longer
-        // than joining the group and reading the input take.
-        cluster.pushRequestErrors(apiKey: 0, errors: Array(repeating: 19, count: 100))  // NOT_ENOUGH_REPLICAS
+        // Every Produce request fails (retriably) until the errors are cleared below: the outputs
+        // stay un-acked however fast the brokers' requests use the errors up.
+        cluster.pushRequestErrors(apiKey: 0, errors: Array(repeating: 19, count: 10_000))  // NOT_ENOUGH_REPLICAS
 
         let pipeline = try RunSupport.makePipeline(config)
         let task = Task { try await pipeline.run() }
@@ -81,6 +80,7 @@ struct RunPipelineTests {
         try await Task.sleep(for: .seconds(1))
         let committedWhileFailing = try RunSupport.committed(config)[0] ?? nil
         #expect(committedWhileFailing == nil, "committed \(committedWhileFailing ?? -1) while no output was acknowledged")
+        cluster.clearRequestErrors(apiKey: 0)
         let done = try await RunSupport.eventually(seconds: 60) {
             try RunSupport.committed(config)[0] == Int64(lines.count)
         }
