@@ -17,9 +17,7 @@ extension Engine {
                 u.sessions = 1
                 u.lastSeen = ts
                 u.sessionTag = UInt32(truncatingIfNeeded: event.sessionKey)
-                u.sessionCategory = 0
-                u.sessionPrice = 0
-                u.sessionStage = 0
+                u.startSessionEntry()
             } else {
                 context.sincePrevious = max(0, ts - u.lastSeen)
                 let tag = UInt32(truncatingIfNeeded: event.sessionKey)
@@ -30,9 +28,7 @@ extension Engine {
                     u.sessionStart = seconds
                     u.sessionDepth = 0
                     u.sessionTag = tag
-                    u.sessionCategory = 0
-                    u.sessionPrice = 0
-                    u.sessionStage = 0
+                    u.startSessionEntry()
                     context.isNewSession = true
                 }
             }

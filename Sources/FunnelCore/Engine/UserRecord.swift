@@ -50,6 +50,14 @@ extension UserRecord {
         (1 &<< (key & 63)) | (1 &<< ((key >> 6) & 63))
     }
 
+    /// A session starts: no stage reached and no entry product yet.
+    @inline(__always)
+    mutating func startSessionEntry() {
+        sessionCategory = 0
+        sessionPrice = 0
+        sessionStage = 0
+    }
+
     @inline(__always)
     public func hasViewed(_ itemKey: UInt64) -> Bool {
         let bits = Self.bloomBits(itemKey)
