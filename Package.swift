@@ -26,8 +26,10 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // Cache prefetch hints for the engine's hash-table probes (header-only C).
+        .target(name: "CPrefetch"),
         // The engine: decoding, event time, windows, funnels, model, labels, detectors. No I/O.
-        .target(name: "FunnelCore"),
+        .target(name: "FunnelCore", dependencies: ["CPrefetch"]),
         // The only module that touches librdkafka's C API.
         .target(
             name: "FunnelKafka",

@@ -20,7 +20,7 @@
 /// the same configuration, since windows, buckets and feature layout depend on it).
 extension Engine {
     public static let partitionMagic: [UInt8] = Array("FPPARTS1".utf8)
-    public static let partitionVersion: UInt32 = 2
+    public static let partitionVersion: UInt32 = 3
 
     struct PartitionPayload: Codable {
         var config: EngineConfig

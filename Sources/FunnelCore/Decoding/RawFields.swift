@@ -63,3 +63,11 @@ public enum DecodeOutcome: Sendable {
     /// Not a record: a CSV header line or a blank line.
     case skipped
 }
+
+/// What ``RecordDecoder/decode(_:into:)`` made of a record; the event itself is written in place.
+public enum DecodeStatus: Sendable {
+    case event
+    case rejected(DecodeFailure)
+    /// Not a record: a CSV header line or a blank line.
+    case skipped
+}

@@ -22,6 +22,17 @@ public struct RecordDecoder: Sendable {
     }
 
     public mutating func decode(_ record: UnsafeRawBufferPointer) -> DecodeOutcome {
+        var event = Event()
+        switch decode(record, into: &event) {
+        case .event: return .event(event)
+        case .rejected(let failure): return .rejected(failure)
+        case .skipped: return .skipped
+        }
+    }
+
+    /// Decodes `record` into `event`, which must be a fresh ``Event()`` (fields the record lacks
+    /// keep their defaults). The engine's own path: no 250-byte event is copied through an enum.
+    public mutating func decode(_ record: UnsafeRawBufferPointer, into event: inout Event) -> DecodeStatus {
         guard let base = record.baseAddress?.assumingMemoryBound(to: UInt8.self), record.count > 0 else {
             return mapping.spec.format == .csv ? .skipped : .rejected(DecodeFailure(.emptyRecord, "record is empty"))
         }
@@ -45,11 +56,17 @@ public struct RecordDecoder: Sendable {
             if count == 0 { return .skipped }
             if expectingHeader {
                 expectingHeader = false
-                return bindHeader(UnsafeRawBufferPointer(start: base, count: count))
+                switch bindHeader(UnsafeRawBufferPointer(start: base, count: count)) {
+                case .rejected(let failure): return .rejected(failure)
+                default: return .skipped
+                }
             }
             if let failure = scanCSV(base, count: count) { return .rejected(failure) }
         }
-        return assemble(UnsafeRawBufferPointer(start: base, count: count))
+        if let failure = assemble(UnsafeRawBufferPointer(start: base, count: count), into: &event) {
+            return .rejected(failure)
+        }
+        return .event
     }
 
     // MARK: - CSV
@@ -97,20 +114,20 @@ public struct RecordDecoder: Sendable {
 
     // MARK: - Assembly
 
-    private mutating func assemble(_ record: UnsafeRawBufferPointer) -> DecodeOutcome {
-        var event = Event()
+    /// Fills `event` from the scanned fields; nil, or why the record is unusable.
+    private mutating func assemble(_ record: UnsafeRawBufferPointer, into event: inout Event) -> DecodeFailure? {
 
         // user: required, a non-empty string or a number.
         let user = fields[.user]
         guard user.kind == .string || user.kind == .number, user.span.count > 0 else {
             if user.kind == .object || user.kind == .array || user.kind == .literal {
-                return .rejected(DecodeFailure(.badValue, "user_id is not a string or number"))
+                return DecodeFailure(.badValue, "user_id is not a string or number")
             }
-            return .rejected(DecodeFailure(.missingUser, "no user id"))
+            return DecodeFailure(.missingUser, "no user id")
         }
         event.user = user.span
         guard let userKey = key(of: user, in: record) else {
-            return .rejected(DecodeFailure(.malformedJSON, "bad escape in user id"))
+            return DecodeFailure(.malformedJSON, "bad escape in user id")
         }
         event.userKey = userKey
 
@@ -118,32 +135,32 @@ public struct RecordDecoder: Sendable {
         let ts = fields[.timestamp]
         switch ts.kind {
         case .absent, .null:
-            return .rejected(DecodeFailure(.missingTimestamp, "no timestamp"))
+            return DecodeFailure(.missingTimestamp, "no timestamp")
         case .string, .number:
             switch TimestampParsing.parse(
                 UnsafeRawBufferPointer(rebasing: record[ts.span.range]), isString: ts.kind == .string,
                 unit: mapping.spec.timestampUnit)
             {
             case .ok(let micros): event.timestamp = micros
-            case .bad: return .rejected(DecodeFailure(.badTimestamp, "timestamp is not in the mapped unit/format"))
+            case .bad: return DecodeFailure(.badTimestamp, "timestamp is not in the mapped unit/format")
             case .outOfRange:
-                return .rejected(DecodeFailure(.timestampOutOfRange, "timestamp outside 1990-01-01..2100-01-01"))
+                return DecodeFailure(.timestampOutOfRange, "timestamp outside 1990-01-01..2100-01-01")
             }
         default:
-            return .rejected(DecodeFailure(.badTimestamp, "timestamp is not a string or number"))
+            return DecodeFailure(.badTimestamp, "timestamp is not a string or number")
         }
 
         // type: required, mapped through the aliases.
         let type = fields[.type]
         guard type.kind == .string || type.kind == .number, type.span.count > 0 else {
-            return .rejected(DecodeFailure(.missingType, "no event type"))
+            return DecodeFailure(.missingType, "no event type")
         }
         let canonical: EventType?
         if type.span.encoding == .plain {
             canonical = mapping.eventType(UnsafeRawBufferPointer(rebasing: record[type.span.range]))
         } else {
             guard unescape(type.span, in: record) else {
-                return .rejected(DecodeFailure(.malformedJSON, "bad escape in type"))
+                return DecodeFailure(.malformedJSON, "bad escape in type")
             }
             canonical = scratch.withUnsafeBytes { mapping.eventType($0) }
         }
@@ -152,7 +169,7 @@ public struct RecordDecoder: Sendable {
         } else if mapping.spec.unknownTypes == .custom {
             event.type = .custom
         } else {
-            return .rejected(DecodeFailure(.unknownType, "event type has no alias in the mapping"))
+            return DecodeFailure(.unknownType, "event type has no alias in the mapping")
         }
 
         // Optional identifiers and dimensions.
@@ -164,7 +181,7 @@ public struct RecordDecoder: Sendable {
             case .string, .number, .literal:
                 if raw.span.count == 0 { continue }
                 guard let k = key(of: raw, in: record) else {
-                    return .rejected(DecodeFailure(.malformedJSON, "bad escape in a string"))
+                    return DecodeFailure(.malformedJSON, "bad escape in a string")
                 }
                 switch field {
                 case .eventID: event.eventID = raw.span; event.eventKey = k
@@ -177,7 +194,7 @@ public struct RecordDecoder: Sendable {
                 default: event.userAgent = raw.span; event.userAgentKey = k
                 }
             case .object, .array:
-                return .rejected(DecodeFailure(.badValue, "an identifier or dimension is an object or array"))
+                return DecodeFailure(.badValue, "an identifier or dimension is an object or array")
             }
         }
 
@@ -186,11 +203,11 @@ public struct RecordDecoder: Sendable {
             guard let value = ValueParsing.parseDouble(UnsafeRawBufferPointer(rebasing: record[price.span.range])),
                 value.isFinite, value >= 0
             else {
-                return .rejected(DecodeFailure(.badValue, "price is not a finite non-negative number"))
+                return DecodeFailure(.badValue, "price is not a finite non-negative number")
             }
             event.price = value
         } else if price.kind == .object || price.kind == .array || price.kind == .literal {
-            return .rejected(DecodeFailure(.badValue, "price is not a number"))
+            return DecodeFailure(.badValue, "price is not a number")
         }
 
         let quantity = fields[.quantity]
@@ -198,16 +215,16 @@ public struct RecordDecoder: Sendable {
             guard let value = ValueParsing.parseInt(UnsafeRawBufferPointer(rebasing: record[quantity.span.range])),
                 value >= 0, value <= 1_000_000
             else {
-                return .rejected(DecodeFailure(.badValue, "quantity is not an integer in 0...1000000"))
+                return DecodeFailure(.badValue, "quantity is not an integer in 0...1000000")
             }
             event.quantity = Int32(value)
         } else if quantity.kind == .object || quantity.kind == .array || quantity.kind == .literal {
-            return .rejected(DecodeFailure(.badValue, "quantity is not a number"))
+            return DecodeFailure(.badValue, "quantity is not a number")
         }
 
         let properties = fields[.properties]
         if properties.kind == .object { event.properties = properties.span }
-        return .event(event)
+        return nil
     }
 
     private static let optionalStrings: [CanonicalField] = [

@@ -133,7 +133,17 @@ public struct Engine: Sendable {
     public mutating func process<S: EngineSink>(
         _ record: UnsafeRawBufferPointer, decoder: inout RecordDecoder, at position: SourcePosition, sink: inout S
     ) {
-        ingest(decoder.decode(record), record: record, at: position, sink: &sink)
+        var event = Event()
+        switch decoder.decode(record, into: &event) {
+        case .skipped:
+            stats.skipped += 1
+        case .rejected(let failure):
+            stats.read += 1
+            reject(failure, record: record, position: position, sink: &sink)
+        case .event:
+            stats.read += 1
+            apply(&event, record: record, position: position, sink: &sink)
+        }
     }
 
     /// Applies a decode outcome (drivers that decode themselves, e.g. per-topic decoders).
@@ -146,9 +156,9 @@ public struct Engine: Sendable {
         case .rejected(let failure):
             stats.read += 1
             reject(failure, record: record, position: position, sink: &sink)
-        case .event(let event):
+        case .event(var event):
             stats.read += 1
-            apply(event, record: record, position: position, sink: &sink)
+            apply(&event, record: record, position: position, sink: &sink)
         }
     }
 
@@ -163,18 +173,25 @@ public struct Engine: Sendable {
     /// Counts a record read by the driver before rejecting it (used with `reject` for wire-level problems).
     public mutating func countRead() { stats.read += 1 }
 
+    /// `event` is `inout` only so the 250-byte value is passed by address, never copied; it is
+    /// not modified.
     private mutating func apply<S: EngineSink>(
-        _ event: Event, record: UnsafeRawBufferPointer, position: SourcePosition, sink: inout S
+        _ event: inout Event, record: UnsafeRawBufferPointer, position: SourcePosition, sink: inout S
     ) {
+        // The event's hash-table probes (dedupe, user index, the next funnel attempt) miss the
+        // cache independently: start all three loads now so the misses overlap.
+        if event.eventKey != 0 { dedupe.prefetch(event.eventKey) }
+        users.prefetch(event.userKey)
+        funnels.prefetchNext()
         let source = Int(max(position.source, 0))
         if sources.isLate(event.timestamp, source: source) {
             reject(DecodeFailure(.late, "event time is behind the watermark (allowed lateness exceeded)"),
                    record: record, position: position, sink: &sink)
             return
         }
-        if event.eventKey != 0 && dedupe.isEnabled
-            && dedupe.isDuplicate(event.eventKey, streamTime: max(maxEventTime, event.timestamp))
-        {
+        let eventKey = event.eventKey
+        let streamTime = max(maxEventTime, event.timestamp)
+        if eventKey != 0 && dedupe.isEnabled && dedupe.isDuplicate(eventKey, streamTime: streamTime) {
             stats.duplicates += 1
             return
         }

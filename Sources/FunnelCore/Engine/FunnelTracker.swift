@@ -97,6 +97,14 @@ public struct FunnelTracker: Sendable {
         return (d, c, k)
     }
 
+    /// Starts loading the attempt slot of the next buffered event (a cache hint): it is applied
+    /// soon, and its miss then overlaps the current event's.
+    @inline(__always)
+    public func prefetchNext() {
+        guard let next = pending.min else { return }
+        attempts.prefetch(Self.attemptKey(user: next.userKey, funnel: 0))
+    }
+
     /// Buffers an accepted (not late) event until the watermark passes it.
     @inline(__always)
     public mutating func add(time: Int64, userKey: UInt64, type: EventType, dims: (UInt8, UInt8, UInt8)) {

@@ -46,7 +46,7 @@ public struct MemoryBudget: Sendable, Equatable {
         }
 
         // Per user. Hash tables (load ≤ 1/2, doubling): at most 4 slots per entry, 6 while growing.
-        perUser.append(Part(name: "user_record", bytes: MemoryLayout<UserRecord>.stride))
+        perUser.append(Part(name: "user_record", bytes: UserStore.recordBytes))
         perUser.append(Part(name: "user_index", bytes: 6 * MemoryLayout<UInt32>.stride + MemoryLayout<UInt32>.stride))
         let attemptSlot = MemoryLayout<UInt64>.stride + MemoryLayout<FunnelTracker.Attempt?>.stride
         // The expiry queue holds at most two entries per open attempt (see FunnelTracker), in an

@@ -1,5 +1,5 @@
-/// Everything the engine keeps per user: fixed size, no references (232-byte stride; with its
-/// share of the index, under 256 bytes).
+/// Everything the engine keeps per user: fixed size, no references (224-byte stride; with its
+/// activity-list links and its share of the index, under 256 bytes).
 ///
 /// Times are seconds since the Unix epoch (UInt32, good to 2106) except `lastSeen` (µs, exact).
 public struct UserRecord: Sendable {
@@ -20,14 +20,10 @@ public struct UserRecord: Sendable {
     public var sessions: UInt16 = 0
     public var purchases: UInt16 = 0
     /// The input source (partition slot) whose event this user last had, -1 before any: state is
-    /// handed over by partition on a rebalance (``Engine/exportPartition(source:)``). Fills what
-    /// was padding before the 4-byte list links; the stride grows from 224 to 232 bytes.
+    /// handed over by partition on a rebalance (``Engine/exportPartition(source:)``).
     public internal(set) var source: Int32 = -1
-    var lruPrev: UInt32 = .max
-    var lruNext: UInt32 = .max
     /// The current session's entry product: category fingerprint (16 bits, 0 = none yet) and
-    /// 1 + price bin (0 = none yet) of its first product event with a category / a price. With the
-    /// session stage they fill what was padding; the stride stays 232 bytes.
+    /// 1 + price bin (0 = none yet) of its first product event with a category / a price.
     public var sessionCategory: UInt16 = 0
     public var sessionPrice: UInt8 = 0
     /// Furthest funnel stage of the current session: 0 none, 1 viewed, 2 carted, 3 checkout,
