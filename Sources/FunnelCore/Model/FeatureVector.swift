@@ -26,4 +26,20 @@ public struct FeatureVector: Sendable {
     }
 }
 
+extension FeatureVector {
+    /// Replaces the contents with `count` (index, value) pairs copied from raw memory (a frozen
+    /// vector of the pending store); names are cleared, as frozen vectors keep none.
+    @inline(__always)
+    mutating func load(indices source: UnsafePointer<UInt32>, values sourceValues: UnsafePointer<Float>, count n: Int) {
+        let n = min(max(n, 0), Self.capacity)
+        var indexSpan = indices.mutableSpan
+        indexSpan.withUnsafeMutableBufferPointer { if let d = $0.baseAddress { d.update(from: source, count: n) } }
+        var valueSpan = values.mutableSpan
+        valueSpan.withUnsafeMutableBufferPointer { if let d = $0.baseAddress { d.update(from: sourceValues, count: n) } }
+        var nameSpan = names.mutableSpan
+        nameSpan.withUnsafeMutableBufferPointer { if let d = $0.baseAddress { d.update(repeating: 0, count: n) } }
+        count = n
+    }
+}
+
 extension FeatureVector: RawCodable {}

@@ -57,7 +57,10 @@ public struct OnlineLogistic: Sendable {
     @inline(__always)
     public func margin(_ v: borrowing FeatureVector) -> Double {
         var m = offset
-        for k in 0..<v.count { m += Double(weights[Int(v.indices[k])]) * Double(v.values[k]) }
+        // Spans read the inline arrays in place (a subscript on the array itself copies it).
+        let indices = v.indices.span
+        let values = v.values.span
+        for k in 0..<v.count { m += Double(weights[Int(indices[k])]) * Double(values[k]) }
         return m
     }
 
@@ -69,10 +72,13 @@ public struct OnlineLogistic: Sendable {
     public func explain(_ v: borrowing FeatureVector) -> Prediction {
         var out = Prediction()
         var m = offset
+        let indices = v.indices.span
+        let values = v.values.span
+        let names = v.names.span
         for k in 0..<v.count {
-            let c = Double(weights[Int(v.indices[k])]) * Double(v.values[k])
+            let c = Double(weights[Int(indices[k])]) * Double(values[k])
             m += c
-            out.offer(name: v.names[k], contribution: c)
+            out.offer(name: names[k], contribution: c)
         }
         out.margin = m
         out.probability = MathShim.sigmoid(m)
@@ -81,20 +87,22 @@ public struct OnlineLogistic: Sendable {
 
     /// One online gradient step on a frozen example; `importance` scales the gradient.
     /// `probability`: the model's current prediction for `v` when the caller just computed it.
-    public mutating func learn(_ v: FeatureVector, label: Bool, importance: Double = 1,
+    public mutating func learn(_ v: borrowing FeatureVector, label: Bool, importance: Double = 1,
                                probability: Double? = nil) {
         let p: Double
         if let probability { p = probability } else { p = predict(v) }
         let residual = (p - (label ? 1 : 0)) * importance
         let count = v.count
+        let indices = v.indices.span
+        let values = v.values.span
         let (alpha, beta, l1, l2, inverseAlpha) = (alpha, beta, l1, l2, inverseAlpha)
         // One pass over raw buffers: no uniqueness or bounds checks per feature, and FTRL's old
         // weight comes from the cached table (the same value `weight(i)` derives, as stored).
         state.withUnsafeMutableBufferPointer { state in
             weights.withUnsafeMutableBufferPointer { weights in
                 for k in 0..<count {
-                    let i = Int(v.indices[k])
-                    let g = residual * Double(v.values[k])
+                    let i = Int(indices[k])
+                    let g = residual * Double(values[k])
                     let g2 = g * g
                     switch optimizer {
                     case .ftrl:

@@ -90,9 +90,18 @@ public struct PendingStore: Sendable {
         flags[s] = 0
         counts[s] = UInt8(v.count)
         let base = s * Self.width
-        for k in 0..<v.count {
-            indices[base + k] = v.indices[k]
-            values[base + k] = v.values[k]
+        let n = min(v.count, Self.width)
+        v.indices.span.withUnsafeBufferPointer { src in
+            indices.withUnsafeMutableBufferPointer { dst in
+                guard let d = dst.baseAddress, let from = src.baseAddress else { return }
+                (d + base).update(from: from, count: n)
+            }
+        }
+        v.values.span.withUnsafeBufferPointer { src in
+            values.withUnsafeMutableBufferPointer { dst in
+                guard let d = dst.baseAddress, let from = src.baseAddress else { return }
+                (d + base).update(from: from, count: n)
+            }
         }
         if indexed {
             let (i, found) = find(user)
@@ -173,10 +182,15 @@ public struct PendingStore: Sendable {
     /// Copies the frozen features of `seq` into `v` (learning always uses this, never a recomputation).
     @inline(__always)
     public func frozen(_ seq: Int64, into v: inout FeatureVector) {
-        v.removeAll()
         let s = slot(seq)
         let base = s * Self.width
-        for k in 0..<Int(counts[s]) { v.append(index: indices[base + k], value: values[base + k], name: 0) }
+        let n = Int(counts[s])
+        indices.withUnsafeBufferPointer { i in
+            values.withUnsafeBufferPointer { x in
+                guard let ib = i.baseAddress, let xb = x.baseAddress else { return v.removeAll() }
+                v.load(indices: ib + base, values: xb + base, count: n)
+            }
+        }
     }
 
     public mutating func setFlags(_ seq: Int64, _ bits: UInt8) { flags[slot(seq)] |= bits }
