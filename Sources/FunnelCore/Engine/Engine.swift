@@ -195,6 +195,9 @@ public struct Engine: Sendable {
             stats.duplicates += 1
             return
         }
+        // The index entry has arrived meanwhile: start loading the user's record, which the
+        // label steps below (learning, with the model on) give time to arrive.
+        users.prefetchRecord(event.userKey)
         stats.accepted += 1
         if event.timestamp > maxEventTime { maxEventTime = event.timestamp }
         sources.observe(event.timestamp, source: source)

@@ -65,6 +65,22 @@ public struct UserStore: Sendable {
         index.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + i) } }
     }
 
+    /// Starts loading the record (all four cache lines) and the links of the user that `key`'s
+    /// first index slot points to: a hint, issued once the index entry itself has arrived, with
+    /// independent work to do before the record is needed.
+    @inline(__always)
+    public func prefetchRecord(_ key: UInt64) {
+        let entry = index[Int(truncatingIfNeeded: key) & mask]
+        let slot = Int(entry) - 1
+        guard slot >= 0, slot < records.count else { return }
+        records.withUnsafeBufferPointer {
+            guard let base = $0.baseAddress else { return }
+            let raw = UnsafeRawPointer(base + slot)
+            for line in stride(from: 0, to: MemoryLayout<UserRecord>.stride, by: 64) { fp_prefetch(raw + line) }
+        }
+        links.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + slot) } }
+    }
+
     @inline(__always)
     public func slot(of key: UInt64) -> Int? {
         var i = Int(truncatingIfNeeded: key) & mask
