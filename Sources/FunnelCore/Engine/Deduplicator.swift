@@ -1,5 +1,3 @@
-import CPrefetch
-
 /// Drops exact duplicates by event id within a span of event time.
 ///
 /// One open-addressing table of (id, generation): an id is a duplicate while its generation is
@@ -36,7 +34,7 @@ public struct Deduplicator: Sendable {
     @inline(__always)
     public func prefetch(_ key: UInt64) {
         let i = Int(truncatingIfNeeded: key == 0 ? 1 : key) & mask
-        slots.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + i) } }
+        slots.prefetch(i)
     }
 
     /// True if `key` was seen within the span; otherwise remembers it.

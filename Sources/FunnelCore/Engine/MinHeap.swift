@@ -5,7 +5,8 @@
 /// go to a FIFO run in O(1) each way; only an element smaller than the run's last one goes to a
 /// binary heap. `pop` takes the smaller of the two heads, so the order is exactly a heap's.
 public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
-    /// Elements pushed in non-decreasing order; the live ones are `run[runHead...]`.
+    /// Elements pushed in non-decreasing order; the live ones are `run[runHead...]`. Emptied
+    /// (head back to 0) whenever its last element is popped.
     private var run: [Element] = []
     private var runHead = 0
     /// Elements pushed out of order: a binary heap.
@@ -28,16 +29,10 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
 
     @inline(__always)
     public mutating func push(_ element: Element) {
-        if runHead == run.count {
-            if runHead > 0 {
-                run.removeAll(keepingCapacity: true)
-                runHead = 0
-            }
-            run.append(element)
-        } else if !(element < run[run.count - 1]) {
-            run.append(element)
-        } else {
+        if let last = run.last, element < last {
             heapPush(element)
+        } else {
+            run.append(element)
         }
     }
 

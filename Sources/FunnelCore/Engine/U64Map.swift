@@ -1,5 +1,3 @@
-import CPrefetch
-
 /// Open-addressing hash map from non-zero, well-mixed 64-bit keys to values (linear probing,
 /// backward-shift deletion, load ≤ 1/2). Replaces `Dictionary` on hot paths: no `Hasher`, no
 /// tombstones, one contiguous probe.
@@ -28,12 +26,12 @@ public struct U64Map<Value: Sendable>: Sendable {
         }
     }
 
-    /// Starts loading the slot `key` probes first (a cache hint; see ``fp_prefetch``).
+    /// Starts loading the slot `key` probes first (a cache hint).
     @inline(__always)
     public func prefetch(_ key: UInt64) {
         let i = Int(truncatingIfNeeded: key) & mask
-        keys.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + i) } }
-        values.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + i) } }
+        keys.prefetch(i)
+        values.prefetch(i)
     }
 
     @inline(__always)

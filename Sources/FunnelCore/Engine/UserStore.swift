@@ -42,9 +42,9 @@ public struct UserStore: Sendable {
         links.reserveCapacity(min(count, capacity))
     }
 
-    /// Bytes of state per tracked user: the record plus its share of the index.
+    /// Bytes allocated per tracked user: records and links (with slab slack) plus the index.
     public var bytesPerUser: Double {
-        guard count > 0 else { return Double(MemoryLayout<UserRecord>.stride) }
+        guard count > 0 else { return Double(Self.recordBytes) }
         let slab = Double(records.capacity * (MemoryLayout<UserRecord>.stride + MemoryLayout<Links>.stride))
         let idx = Double(index.count * MemoryLayout<UInt32>.stride)
         return (slab + idx) / Double(count)
@@ -62,7 +62,7 @@ public struct UserStore: Sendable {
     @inline(__always)
     public func prefetch(_ key: UInt64) {
         let i = Int(truncatingIfNeeded: key) & mask
-        index.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + i) } }
+        index.prefetch(i)
     }
 
     /// Starts loading the record (all four cache lines) and the links of the user that `key`'s
@@ -78,7 +78,7 @@ public struct UserStore: Sendable {
             let raw = UnsafeRawPointer(base + slot)
             for line in stride(from: 0, to: MemoryLayout<UserRecord>.stride, by: 64) { fp_prefetch(raw + line) }
         }
-        links.withUnsafeBufferPointer { if let base = $0.baseAddress { fp_prefetch(base + slot) } }
+        links.prefetch(slot)
     }
 
     @inline(__always)
