@@ -25,6 +25,9 @@ struct InputOptions: ParsableArguments {
 
     @Option(name: .long, help: "Repetitions; the best is reported.")
     var runs: Int = 3
+
+    @Option(name: .long, help: ArgumentHelp(BenchSupport.batchHelp))
+    var batch: String = "\(EngineBatch.defaultCapacity)"
 }
 
 struct DecodeBench: ParsableCommand {
@@ -66,7 +69,8 @@ struct EngineBench: ParsableCommand {
         let config = try ConfigLoader.loadConfig(path: options.config ?? "", environment: [:])
         let lines = try LineSet(path: options.input)
         try BenchSupport.engineRuns(label: (options.input as NSString).lastPathComponent, lines: lines,
-                                    mapping: mapping, config: config.engine, runs: options.runs)
+                                    mapping: mapping, config: config.engine, runs: options.runs,
+                                    batches: try BenchSupport.batches(options.batch))
     }
 }
 
@@ -80,6 +84,8 @@ struct SimulatedBench: ParsableCommand {
     @Option(name: .long, help: "Simulated span in hours.") var hours: Double = 24
     @Option(name: .long, help: "Configuration YAML (engine section).") var config: String?
     @Option(name: .long) var runs: Int = 2
+    @Option(name: .long, help: ArgumentHelp(BenchSupport.batchHelp))
+    var batch: String = "\(EngineBatch.defaultCapacity)"
 
     func run() throws {
         var sim = SimulatorConfig()
@@ -119,6 +125,6 @@ struct SimulatedBench: ParsableCommand {
             ("MB_per_s", String(format: "%.0f", bestDecode * Double(lines.bytes) / Double(max(lines.count, 1)) / 1e6)),
         ]))
         try BenchSupport.engineRuns(label: "simulated", lines: lines, mapping: try CompiledMapping(.canonicalJSON),
-                                    config: cfg.engine, runs: runs)
+                                    config: cfg.engine, runs: runs, batches: try BenchSupport.batches(batch))
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import FunnelCore
 import FunnelDaemon
 import Foundation
@@ -54,8 +55,6 @@ struct CountingSink: EngineSink {
         outputBytes &+= buffer.bytes.count
     }
 
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
 
     mutating func snapshot(_ snapshot: FunnelSnapshot) {
         buffer.reset()
@@ -87,9 +86,22 @@ enum BenchSupport {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    static let batchHelp = """
+        Records per engine batch (1: one record at a time), or a comma-separated list cycled over \
+        the runs, to compare batch sizes in one process.
+        """
+
+    static func batches(_ text: String) throws -> [Int] {
+        let sizes = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--batch: positive integers separated by commas, got '\(text)'")
+        }
+        return sizes.compactMap { $0 }
+    }
+
     static func engineRuns(label: String, lines: LineSet, mapping: CompiledMapping, config: EngineConfig,
-                           runs: Int) throws {
-        var best = 0.0
+                           runs: Int, batches: [Int] = [EngineBatch.defaultCapacity]) throws {
+        var best: [Int: Double] = [:]
         for run in 0..<max(1, runs) {
             var engine = try Engine(config: config)
             var decoder = RecordDecoder(mapping: mapping)
@@ -100,17 +112,20 @@ enum BenchSupport {
                 sink.stepNames = model.quality.stepNames
             }
             var n: Int64 = 0
+            var batch = EngineBatch(capacity: batches[run % batches.count])
             let seconds = time {
                 lines.forEach { line in
                     n += 1
-                    engine.process(line, decoder: &decoder, at: SourcePosition(source: 0, offset: n), sink: &sink)
+                    batch.append(line, at: SourcePosition(source: 0, offset: n))
+                    if batch.isFull { engine.process(&batch, decoder: &decoder, sink: &sink) }
                 }
+                engine.process(&batch, decoder: &decoder, sink: &sink)
                 engine.finish(sink: &sink)
             }
             let rate = Double(lines.count) / seconds
-            best = max(best, rate)
+            best[batch.capacity] = max(best[batch.capacity] ?? 0, rate)
             print(row("engine", [
-                ("input", label), ("run", "\(run + 1)"), ("events", "\(engine.stats.read)"),
+                ("input", label), ("run", "\(run + 1)"), ("batch", "\(batch.capacity)"), ("events", "\(engine.stats.read)"),
                 ("accepted", "\(engine.stats.accepted)"), ("rejected", "\(engine.stats.rejectedTotal)"),
                 ("users", "\(engine.users.count)"), ("evicted", "\(engine.users.evictedIdle + engine.users.evictedCapacity)"),
                 ("scores", "\(sink.scores)"), ("snapshots", "\(sink.snapshots)"),
@@ -120,7 +135,9 @@ enum BenchSupport {
                 ("rss_MB", String(format: "%.0f", Double(residentBytes()) / 1e6)),
             ]))
         }
-        print(row("engine-best", [("input", label), ("events_per_s", si(best))]))
+        for size in best.keys.sorted(by: >) {
+            print(row("engine-best", [("input", label), ("batch", "\(size)"), ("events_per_s", si(best[size] ?? 0))]))
+        }
         try checkpointRow(label: label, lines: lines, mapping: mapping, config: config)
     }
 

@@ -17,12 +17,23 @@ public enum StableHash {
             i += 8
         }
         if i < n {
+            // The 1–7 remaining bytes as a little-endian word, read with at most two loads that
+            // stay inside the buffer (the same value as assembling them byte by byte).
+            let rest = n - i
             var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                tail |= UInt64(bytes[i]) << shift
-                shift += 8
-                i += 1
+            if n >= 8 {
+                tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) >> UInt64(8 * (8 - rest))
+            } else if n >= 4 {
+                let low = UInt64(bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+                let high = UInt64(bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+                tail = low | (high << UInt64(8 * (n - 4)))
+            } else {
+                var shift: UInt64 = 0
+                while i < n {
+                    tail |= UInt64(bytes[i]) << shift
+                    shift += 8
+                    i += 1
+                }
             }
             h = (h ^ tail) &* 0x0000_0100_0000_01b3
             h ^= h >> 29

@@ -358,6 +358,7 @@ struct CheckingSink: EngineSink {
         lastReason = failure.reason
     }
 
+    var observesAccepted: Bool { true }
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition) {
         accepted += 1

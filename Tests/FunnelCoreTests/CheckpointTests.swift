@@ -14,8 +14,6 @@ import Testing
                                            into: &buffer)
             keep()
         }
-        mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                               record: UnsafeRawBufferPointer, position: SourcePosition) {}
         mutating func snapshot(_ snapshot: FunnelSnapshot) {
             buffer.reset()
             OutputRecords.encode(snapshot, into: &buffer)

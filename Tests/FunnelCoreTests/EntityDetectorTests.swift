@@ -9,6 +9,7 @@ private struct DetectorSink: EngineSink {
     var alerts: [Alert] = []
 
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
+    var observesAccepted: Bool { true }
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition) {
         var fired: [Alert] = []

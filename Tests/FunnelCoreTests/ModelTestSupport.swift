@@ -4,8 +4,6 @@ import FunnelCore
 struct ScoreCollector: EngineSink {
     var scores: [(user: UInt64, time: Int64, p: Double, version: UInt64)] = []
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
     mutating func snapshot(_ snapshot: FunnelSnapshot) {}
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         scores.append((event.userKey, event.timestamp, score.probability, score.version))

@@ -211,8 +211,6 @@ private struct EncodingSink: EngineSink {
     var pseudonymizer: UserPseudonymizer?
     var lines: [String] = []
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
     mutating func snapshot(_ snapshot: FunnelSnapshot) {}
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         var buffer = JSONBuffer()

@@ -11,6 +11,7 @@ struct CollectingSink: EngineSink {
         deadLetters.append((failure.reason, position))
     }
 
+    var observesAccepted: Bool { true }
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition) {
         accepted.append((event.userKey, event.type, event.timestamp, context))

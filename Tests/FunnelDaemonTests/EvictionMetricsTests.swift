@@ -37,7 +37,5 @@ import Testing
 
 private struct NullSink: EngineSink {
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
     mutating func snapshot(_ snapshot: FunnelSnapshot) {}
 }

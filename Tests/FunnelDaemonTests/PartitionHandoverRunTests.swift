@@ -44,8 +44,6 @@ struct PartitionHandoverRunTests {
         var stages: [String: String] = [:]
         let names: [String]
         mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
-        mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                               record: UnsafeRawBufferPointer, position: SourcePosition) {}
         mutating func snapshot(_ snapshot: FunnelSnapshot) {}
         mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
             stages[TextField.string(event.eventID, in: record)] = score.step < names.count ? names[score.step] : "?"

@@ -78,6 +78,7 @@ public enum RunSupport {
         mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
             expected.deadLetters += 1
         }
+        var observesAccepted: Bool { true }
         mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                                record: UnsafeRawBufferPointer, position: SourcePosition) {
             if event.type == .purchase { expected.purchases += 1 }

@@ -206,8 +206,6 @@ public struct AlertCollector: EngineSink {
     public var alerts: [Alert] = []
     public init() {}
     public mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {}
-    public mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                                  record: UnsafeRawBufferPointer, position: SourcePosition) {}
     public mutating func snapshot(_ snapshot: FunnelSnapshot) {}
     public mutating func alert(_ alert: Alert) { alerts.append(alert) }
 }

@@ -25,6 +25,12 @@ public struct EventContext: Sendable {
 /// Receives everything the engine produces. Generic (not an existential) so calls inline.
 public protocol EngineSink {
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition)
+    /// Whether the engine calls `accepted` for every accepted event. Sinks that only publish the
+    /// engine's outputs leave it false: the call's arguments (the event and the engine, several
+    /// kilobytes) would otherwise be copied for every event.
+    var observesAccepted: Bool { get }
+    /// Every accepted event with its context, once it is in the user's state (only while
+    /// `observesAccepted` is true).
     mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
                            record: UnsafeRawBufferPointer, position: SourcePosition)
     mutating func snapshot(_ snapshot: FunnelSnapshot)
@@ -35,6 +41,11 @@ public protocol EngineSink {
 }
 
 extension EngineSink {
+    public var observesAccepted: Bool { false }
+
+    public mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
+                                  record: UnsafeRawBufferPointer, position: SourcePosition) {}
+
     /// Sinks that do not publish scores need not implement this.
     public mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer,
                                position: SourcePosition) {}
@@ -146,6 +157,40 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Processes a batch of records, in order, with the same outputs as `process` on each; then
+    /// empties the batch. Three passes over the batch: decode, and request each event's dedupe and
+    /// user-index slots; request each user's record once its index entry has arrived; apply.
+    /// Each pass gives the previous one's memory loads the whole batch's work to arrive in.
+    public mutating func process<S: EngineSink>(_ batch: inout EngineBatch, decoder: inout RecordDecoder,
+                                                sink: inout S) {
+        let count = batch.count
+        for i in 0..<count {
+            batch.events[i] = Event()
+            batch.statuses[i] = decoder.decode(batch.records[i], into: &batch.events[i])
+            if case .event = batch.statuses[i] {
+                let key = batch.events[i].eventKey
+                if key != 0 { dedupe.prefetch(key) }
+                users.prefetch(batch.events[i].userKey)
+            }
+        }
+        for i in 0..<count {
+            if case .event = batch.statuses[i] { users.prefetchRecord(batch.events[i].userKey) }
+        }
+        for i in 0..<count {
+            switch batch.statuses[i] {
+            case .skipped:
+                stats.skipped += 1
+            case .rejected(let failure):
+                stats.read += 1
+                reject(failure, record: batch.records[i], position: batch.positions[i], sink: &sink)
+            case .event:
+                stats.read += 1
+                apply(&batch.events[i], record: batch.records[i], position: batch.positions[i], sink: &sink)
+            }
+        }
+        batch.removeAll()
+    }
+
     /// Applies a decode outcome (drivers that decode themselves, e.g. per-topic decoders).
     public mutating func ingest<S: EngineSink>(
         _ outcome: DecodeOutcome, record: UnsafeRawBufferPointer, at position: SourcePosition, sink: inout S
@@ -223,7 +268,9 @@ public struct Engine: Sendable {
         if alerts != nil {
             alerts?.observe(event, context: context, user: users[context.userSlot], record: record) { sink.alert($0) }
         }
-        sink.accepted(event, context: context, engine: self, record: record, position: position)
+        if sink.observesAccepted {
+            sink.accepted(event, context: context, engine: self, record: record, position: position)
+        }
 
         let dims = funnels.dimensionSlots(for: event, record: record)
         funnels.add(time: event.timestamp, userKey: event.userKey, type: event.type, dims: dims)

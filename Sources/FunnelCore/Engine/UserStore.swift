@@ -19,9 +19,14 @@ public struct UserStore: Sendable {
     /// Activity-list links, one per slot of `records`.
     private var links: [Links] = []
     private var freeSlots: [UInt32] = []
-    /// Index of slot+1 (0 = empty), linear probing, power-of-two capacity, load ≤ 0.5.
+    /// Open addressing, linear probing, power-of-two size, load ≤ 0.5. An entry is slot+1 in its
+    /// low `slotBits` bits (0 = empty) and, above them, the top bits of the user's key: a probe
+    /// passes other users' entries without loading their records (a cache miss each), so the
+    /// one record a lookup loads is, but for a tag collision, the user's own.
     private var index: [UInt32]
     private var mask: Int
+    /// Bits for slot+1: enough for `capacity` (the slab never holds more records).
+    private let slotBits: Int
     private var head: UInt32 = .max
     private var tail: UInt32 = .max
     public let capacity: Int
@@ -31,6 +36,7 @@ public struct UserStore: Sendable {
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
+        slotBits = min(32, UInt32.bitWidth - UInt32(truncatingIfNeeded: self.capacity).leadingZeroBitCount)
         let size = 16
         index = Array(repeating: 0, count: size)
         mask = size - 1
@@ -58,6 +64,20 @@ public struct UserStore: Sendable {
         Double(Self.recordBytes) + Double(index.count * MemoryLayout<UInt32>.stride) / Double(max(count, 1))
     }
 
+    @inline(__always)
+    private var slotMask: UInt32 { slotBits >= 32 ? .max : (1 << UInt32(slotBits)) - 1 }
+
+    /// `key`'s tag, in place above the slot bits.
+    @inline(__always)
+    private func tag(_ key: UInt64) -> UInt32 {
+        guard slotBits < 32 else { return 0 }
+        return UInt32(truncatingIfNeeded: key >> UInt64(32 + slotBits)) << UInt32(slotBits)
+    }
+
+    /// The slot of a non-empty index entry.
+    @inline(__always)
+    private func slot(entry: UInt32) -> Int { Int(entry & slotMask) - 1 }
+
     /// Starts loading the index entry `key` probes first (a cache hint).
     @inline(__always)
     public func prefetch(_ key: UInt64) {
@@ -65,30 +85,46 @@ public struct UserStore: Sendable {
         index.prefetch(i)
     }
 
-    /// Starts loading the record (all four cache lines) and the links of the user that `key`'s
-    /// first index slot points to: a hint, issued once the index entry itself has arrived, with
+    /// Starts loading the record (all its cache lines) and the links of the user whose tag
+    /// `key`'s probe meets first: a hint, issued once the index entry itself has arrived, with
     /// independent work to do before the record is needed.
     @inline(__always)
     public func prefetchRecord(_ key: UInt64) {
-        let entry = index[Int(truncatingIfNeeded: key) & mask]
-        let slot = Int(entry) - 1
+        let t = tag(key)
+        let tagMask = ~slotMask
+        var i = Int(truncatingIfNeeded: key) & mask
+        var entry = index[i]
+        while entry != 0 && entry & tagMask != t {
+            i = (i + 1) & mask
+            entry = index[i]
+        }
+        guard entry != 0 else { return }
+        let slot = slot(entry: entry)
         guard slot >= 0, slot < records.count else { return }
         records.withUnsafeBufferPointer {
             guard let base = $0.baseAddress else { return }
-            let raw = UnsafeRawPointer(base + slot)
-            for line in stride(from: 0, to: MemoryLayout<UserRecord>.stride, by: 64) { fp_prefetch(raw + line) }
+            // Every line the record touches (five when it straddles one more).
+            let first = UInt(bitPattern: UnsafeRawPointer(base + slot)) & ~63
+            let last = (UInt(bitPattern: UnsafeRawPointer(base + slot)) + UInt(MemoryLayout<UserRecord>.stride) - 1) & ~63
+            for line in stride(from: first, through: last, by: 64) {
+                if let p = UnsafeRawPointer(bitPattern: line) { fp_prefetch(p) }
+            }
         }
         links.prefetch(slot)
     }
 
     @inline(__always)
     public func slot(of key: UInt64) -> Int? {
+        let t = tag(key)
+        let tagMask = ~slotMask
         var i = Int(truncatingIfNeeded: key) & mask
         while true {
             let entry = index[i]
             if entry == 0 { return nil }
-            let slot = Int(entry - 1)
-            if records[slot].key == key { return slot }
+            if entry & tagMask == t {
+                let slot = slot(entry: entry)
+                if records[slot].key == key { return slot }
+            }
             i = (i + 1) & mask
         }
     }
@@ -97,14 +133,18 @@ public struct UserStore: Sendable {
     /// At capacity, the least recently active user is evicted first (counted).
     @inline(__always)
     public mutating func findOrInsert(_ key: UInt64) -> (slot: Int, isNew: Bool) {
+        let t = tag(key)
+        let tagMask = ~slotMask
         var i = Int(truncatingIfNeeded: key) & mask
         while true {
             let entry = index[i]
             if entry == 0 { break }
-            let slot = Int(entry - 1)
-            if records[slot].key == key {
-                touch(slot)
-                return (slot, false)
+            if entry & tagMask == t {
+                let slot = slot(entry: entry)
+                if records[slot].key == key {
+                    touch(slot)
+                    return (slot, false)
+                }
             }
             i = (i + 1) & mask
         }
@@ -132,7 +172,7 @@ public struct UserStore: Sendable {
             links.append(Links())
         }
         records[slot].key = key
-        index[i] = UInt32(slot + 1)
+        index[i] = t | UInt32(slot + 1)
         count += 1
         linkAtTail(slot)
         return (slot, true)
@@ -186,12 +226,12 @@ public struct UserStore: Sendable {
         let key = records[slot].key
         unlink(slot)
         var i = Int(truncatingIfNeeded: key) & mask
-        while index[i] != UInt32(slot + 1) { i = (i + 1) & mask }
+        while self.slot(entry: index[i]) != slot { i = (i + 1) & mask }
         // Backward-shift deletion keeps probe sequences intact without tombstones.
         var hole = i
         var j = (i + 1) & mask
         while index[j] != 0 {
-            let home = Int(truncatingIfNeeded: records[Int(index[j] - 1)].key) & mask
+            let home = Int(truncatingIfNeeded: records[self.slot(entry: index[j])].key) & mask
             let distanceToJ = (j - home) & mask
             let distanceToHole = (hole - home) & mask
             if distanceToHole < distanceToJ {
@@ -211,7 +251,7 @@ public struct UserStore: Sendable {
         var fresh = [UInt32](repeating: 0, count: size)
         let m = size - 1
         for entry in index where entry != 0 {
-            var i = Int(truncatingIfNeeded: records[Int(entry - 1)].key) & m
+            var i = Int(truncatingIfNeeded: records[slot(entry: entry)].key) & m
             while fresh[i] != 0 { i = (i + 1) & m }
             fresh[i] = entry
         }

@@ -85,6 +85,17 @@ public final class LineReader {
         }
     }
 
+    /// The next line if it is already whole in the buffer, without reading more of the file;
+    /// nil when ``next()`` must be called. Every line returned since the last ``next()`` stays
+    /// valid until the next call to ``next()``, so a caller can hold several at once.
+    public func nextBuffered() -> (UnsafeRawBufferPointer, lineNumber: Int64)? {
+        guard !skippingOversized, let nl = findNewline() else { return nil }
+        let line = UnsafeRawBufferPointer(start: buffer + start, count: nl - start + 1)
+        start = nl + 1
+        lineNumber += 1
+        return (line, lineNumber)
+    }
+
     private var oversizedHead: UnsafeMutableRawBufferPointer?
 
     private func findNewline() -> Int? {

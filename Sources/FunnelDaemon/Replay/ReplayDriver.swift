@@ -114,8 +114,25 @@ public struct ReplayDriver {
     private func runSingle(_ reader: LineReader, decoder: inout RecordDecoder, engine: inout Engine,
                            sink: inout ReplaySink, progress: inout ProgressBar?) throws {
         decoder.startSource()
-        var n = 0
-        while let line = try reader.next() {
+        // Lines already in the reader's buffer go to the engine in batches (their bytes stay
+        // valid until the reader refills); the line that needs a refill goes alone.
+        var batch = EngineBatch()
+        var sinceCheck = 0
+        while true {
+            if sinceCheck >= 0x10000 {
+                sinceCheck = 0
+                if let error = sink.writeError { throw error }
+                progress?.update(bytes: reader.bytesRead, events: engine.stats.read)
+            }
+            while !batch.isFull, let (bytes, number) = reader.nextBuffered() {
+                batch.append(bytes, at: SourcePosition(source: 0, offset: number))
+            }
+            if !batch.isEmpty {
+                sinceCheck += batch.count
+                engine.process(&batch, decoder: &decoder, sink: &sink)
+                continue
+            }
+            guard let line = try reader.next() else { break }
             switch line {
             case .record(let bytes, let number):
                 engine.process(bytes, decoder: &decoder, at: SourcePosition(source: 0, offset: number), sink: &sink)
@@ -124,11 +141,7 @@ public struct ReplayDriver {
                 engine.reject(DecodeFailure(.tooLarge, "line longer than the reader's limit"), record: head,
                               position: SourcePosition(source: 0, offset: number), sink: &sink)
             }
-            n &+= 1
-            if n & 0xFFFF == 0 {
-                if let error = sink.writeError { throw error }
-                progress?.update(bytes: reader.bytesRead, events: engine.stats.read)
-            }
+            sinceCheck += 1
         }
     }
 

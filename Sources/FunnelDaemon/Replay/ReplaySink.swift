@@ -26,8 +26,6 @@ struct ReplaySink: EngineSink {
         write(deadLetters)
     }
 
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
 
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         guard let scores else { return }

@@ -48,8 +48,6 @@ struct KafkaOutputSink: EngineSink {
         publish(.deadLetter, key: nil)
     }
 
-    mutating func accepted(_ event: Event, context: EventContext, engine: borrowing Engine,
-                           record: UnsafeRawBufferPointer, position: SourcePosition) {}
 
     mutating func snapshot(_ snapshot: FunnelSnapshot) {
         buffer.reset()
