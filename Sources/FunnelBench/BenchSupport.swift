@@ -131,7 +131,7 @@ enum BenchSupport {
                 ("scores", "\(sink.scores)"), ("snapshots", "\(sink.snapshots)"),
                 ("seconds", String(format: "%.2f", seconds)), ("events_per_s", si(rate)),
                 ("state_bytes_per_user", String(format: "%.0f", engine.users.stateBytesPerUser)),
-                ("allocated_bytes_per_user", String(format: "%.0f", engine.users.bytesPerUser)),
+                ("used_bytes_per_user", String(format: "%.0f", engine.users.bytesPerUser)),
                 ("rss_MB", String(format: "%.0f", Double(residentBytes()) / 1e6)),
             ]))
         }

@@ -62,6 +62,21 @@ struct MalformedInputTests {
         #expect(f2.reason == .tooLarge)
     }
 
+    /// The ASCII fast path reads 32 and 8 bytes at a time: a bad byte is caught at every offset,
+    /// and valid multi-byte characters at every offset pass.
+    @Test func utf8CheckedAtEveryOffset() {
+        for offset in 0..<80 {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 96)
+            bytes[offset] = 0xC3
+            bytes[offset + 1] = 0x28  // not a continuation byte
+            #expect(!bytes.withUnsafeBytes { UTF8Validation.isValid($0) }, "bad pair at \(offset)")
+            bytes[offset + 1] = 0xA9  // é
+            #expect(bytes.withUnsafeBytes { UTF8Validation.isValid($0) }, "é at \(offset)")
+            bytes[offset] = 0xFF
+            #expect(!bytes.withUnsafeBytes { UTF8Validation.isValid($0) }, "0xFF at \(offset)")
+        }
+    }
+
     /// The engine counts every record exactly once: accepted + duplicates + rejected by reason = read.
     @Test func engineCountsAreExact() throws {
         var lines = Self.corpus.map(\.0)

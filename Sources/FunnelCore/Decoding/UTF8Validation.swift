@@ -1,10 +1,19 @@
-/// UTF-8 validity check with an ASCII fast path (8 bytes at a time).
+/// UTF-8 validity check with an ASCII fast path (32, then 8 bytes at a time).
 enum UTF8Validation {
     @inline(__always)
     static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let n = bytes.count
         var i = 0
+        // Records are mostly ASCII: test 32 bytes per branch, then 8.
+        while i + 32 <= n {
+            let any = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                | base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+            if any & 0x8080_8080_8080_8080 != 0 { break }
+            i += 32
+        }
         while i + 8 <= n {
             if base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
             i += 8

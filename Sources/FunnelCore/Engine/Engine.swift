@@ -94,13 +94,19 @@ public struct Engine: Sendable {
     /// What partition handovers moved in and out (``exportPartition(source:)``).
     public internal(set) var handover = HandoverStats()
 
+    /// Address space reserved for the user slab up front without a memory limit.
+    static let slabReserveLimit = 1 << 30
+
     public init(config: EngineConfig) throws(ConfigError) {
         try config.validate()
         self.config = config
         users = UserStore(capacity: config.effectiveMaxUsers)
-        // Under a memory limit the slab is reserved at its final size up front (pages are only
-        // touched as users arrive), so it never holds two copies while growing.
-        if config.memoryLimitMB != nil { users.reserveRecords(config.effectiveMaxUsers) }
+        // The slab is reserved at its final size up front under a memory limit, and whenever that
+        // is at most 1 GiB of address space: pages are only touched as users arrive, and the slab
+        // is never copied (nor held twice) while growing. Larger caps grow it by quarters.
+        if config.memoryLimitMB != nil || config.effectiveMaxUsers * UserStore.recordBytes <= Self.slabReserveLimit {
+            users.reserveRecords(config.effectiveMaxUsers)
+        }
         funnels = FunnelTracker(config: config)
         dedupe = Deduplicator(spanSeconds: config.dedupeWindowSeconds, capacity: config.dedupeCapacity)
         latenessMicros = Int64(config.allowedLatenessSeconds * 1_000_000)

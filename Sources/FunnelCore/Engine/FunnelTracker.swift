@@ -137,11 +137,17 @@ public struct FunnelTracker: Sendable {
                     }
                 }
             } else if let e = nextEvent, e <= (nextExpiry ?? .max) {
+                // A burst of releases probes one scattered attempt slot per event: request the
+                // slot of an event a few places ahead, so the misses overlap.
+                if let ahead = pending.runElement(ahead: Self.lookahead) {
+                    attempts.prefetch(Self.attemptKey(user: ahead.userKey, funnel: 0))
+                }
                 guard let event = pending.pop() else { return }
                 if windowEnd == nil { windowEnd = floorDiv(event.time, windowMicros) * windowMicros + windowMicros }
                 windowTouched = true
                 apply(event)
             } else if nextExpiry != nil {
+                if let ahead = expiries.runElement(ahead: Self.lookahead) { attempts.prefetch(ahead.attemptKey) }
                 guard let expiry = expiries.pop() else { return }
                 expire(expiry)
             } else {
@@ -156,6 +162,9 @@ public struct FunnelTracker: Sendable {
         advance(to: maxEventTime &+ 1, emit: emit)
         if windowEnd != nil { closeWindow(watermark: maxEventTime &+ 1, partial: true, emit: emit) }
     }
+
+    /// How far ahead of the queue heads `advance` requests attempt slots.
+    static let lookahead = 4
 
     // MARK: - Rules
 

@@ -24,6 +24,15 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
         return h
     }
 
+    /// The element `distance` places behind the head of the in-order run, if the run is that
+    /// long: what `pop` will most likely return soon (a cache hint for callers; heap entries that
+    /// may come first are not considered).
+    @inline(__always)
+    public func runElement(ahead distance: Int) -> Element? {
+        let i = runHead + distance
+        return i < run.count ? run[i] : nil
+    }
+
     /// Every queued element, in no particular order.
     public var elements: [Element] { Array(run[runHead...]) + heap }
 

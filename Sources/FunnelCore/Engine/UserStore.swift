@@ -48,10 +48,12 @@ public struct UserStore: Sendable {
         links.reserveCapacity(min(count, capacity))
     }
 
-    /// Bytes allocated per tracked user: records and links (with slab slack) plus the index.
+    /// Bytes in use per tracked user: the slab up to the highest slot ever written (free slots
+    /// included) and the index. Slab capacity reserved but never written is left out: its pages
+    /// are never touched.
     public var bytesPerUser: Double {
         guard count > 0 else { return Double(Self.recordBytes) }
-        let slab = Double(records.capacity * (MemoryLayout<UserRecord>.stride + MemoryLayout<Links>.stride))
+        let slab = Double(records.count * Self.recordBytes)
         let idx = Double(index.count * MemoryLayout<UInt32>.stride)
         return (slab + idx) / Double(count)
     }
