@@ -36,7 +36,7 @@ public struct UserStore: Sendable {
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
-        slotBits = min(32, UInt32.bitWidth - UInt32(truncatingIfNeeded: self.capacity).leadingZeroBitCount)
+        slotBits = min(32, Int.bitWidth - self.capacity.leadingZeroBitCount)
         let size = 16
         index = Array(repeating: 0, count: size)
         mask = size - 1
