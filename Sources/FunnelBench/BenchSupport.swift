@@ -40,8 +40,7 @@ struct LineSet {
 /// Encodes every output (as the daemon would) but writes nothing.
 struct CountingSink: EngineSink {
     var buffer = JSONBuffer(capacity: 4096)
-    var featureNames: [String] = []
-    var stepNames: [String] = []
+    var scoreNames = ScoreRecord.Names()
     var deadLetters = 0
     var snapshots = 0
     var scores = 0
@@ -65,8 +64,7 @@ struct CountingSink: EngineSink {
 
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         buffer.reset()
-        ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
-                           into: &buffer)
+        ScoreRecord.encode(score, event: event, record: record, names: scoreNames, into: &buffer)
         scores += 1
         outputBytes &+= buffer.bytes.count
     }
@@ -108,8 +106,7 @@ enum BenchSupport {
             decoder.startSource()
             var sink = CountingSink()
             if let model = engine.model {
-                sink.featureNames = model.features.names
-                sink.stepNames = model.quality.stepNames
+                sink.scoreNames = ScoreRecord.Names(features: model.features.names, steps: model.quality.stepNames)
             }
             var n: Int64 = 0
             var batch = EngineBatch(capacity: batches[run % batches.count])

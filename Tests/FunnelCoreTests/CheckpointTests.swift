@@ -21,7 +21,7 @@ import Testing
         }
         mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
             buffer.reset()
-            ScoreRecord.encode(score, event: event, record: record, featureNames: [], stepNames: [], into: &buffer)
+            ScoreRecord.encode(score, event: event, record: record, names: ScoreRecord.Names(), into: &buffer)
             keep()
         }
         mutating func alert(_ alert: Alert) {

@@ -216,11 +216,11 @@ private struct EncodingSink: EngineSink {
         var buffer = JSONBuffer()
         if let pseudonymizer {
             pseudonymizer.withPseudonym(of: event.user, in: record) { pseudonym in
-                ScoreRecord.encode(score, event: event, record: record, featureNames: [], stepNames: [],
+                ScoreRecord.encode(score, event: event, record: record, names: ScoreRecord.Names(),
                                    pseudonymizedUser: pseudonym, into: &buffer)
             }
         } else {
-            ScoreRecord.encode(score, event: event, record: record, featureNames: [], stepNames: [], into: &buffer)
+            ScoreRecord.encode(score, event: event, record: record, names: ScoreRecord.Names(), into: &buffer)
         }
         lines.append(String(decoding: buffer.bytes, as: UTF8.self))
     }

@@ -1,18 +1,32 @@
 /// The JSON shape of one live score (`scores.jsonl`, schemas/score.schema.json).
 public enum ScoreRecord {
     public static let schema = "funnelpulse.score.v1"
+    private static let schemaJSON: StaticString = "\"funnelpulse.score.v1\""
 
-    /// Encodes `score` for `event`; text fields are copied from `record`. `featureNames` and
-    /// `stepNames` are ``FeatureExtractor/names`` and ``ProgressiveQuality/stepNames``.
-    /// Event time is written as integer milliseconds only: no date formatting on the hot path.
-    /// `pseudonymizedUser`, when given, is written as `user` instead of the record's user id
-    /// (``UserPseudonymizer``, `privacy.pseudonymize_user_ids`).
-    public static func encode(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer,
-                              featureNames names: [String], stepNames steps: [String],
+    /// The feature and step names a score record may carry, encoded as JSON strings once (not
+    /// escaped again for every score): ``FeatureExtractor/names`` and
+    /// ``ProgressiveQuality/stepNames``.
+    public struct Names: Sendable {
+        var features = EncodedStrings()
+        var steps = EncodedStrings()
+
+        public init() {}
+
+        public init(features: [String], steps: [String]) {
+            self.features = EncodedStrings(features)
+            self.steps = EncodedStrings(steps)
+        }
+    }
+
+    /// Encodes `score` for `event`; text fields are copied from `record`. Event time is written
+    /// as integer milliseconds only: no date formatting on the hot path. `pseudonymizedUser`,
+    /// when given, is written as `user` instead of the record's user id (``UserPseudonymizer``,
+    /// `privacy.pseudonymize_user_ids`).
+    public static func encode(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, names: Names,
                               pseudonymizedUser: UnsafeRawBufferPointer? = nil,
                               into out: inout JSONBuffer) {
         out.beginObject()
-        out.key("schema"); out.string(schema)
+        out.key("schema"); out.encoded(schemaJSON)
         out.key("seq"); out.int(score.seq)
         out.key("event_id")
         if event.eventID.isPresent { out.string(event.eventID, in: record) } else { out.null() }
@@ -22,17 +36,48 @@ public enum ScoreRecord {
         out.key("score"); out.double(score.probability, decimals: 7)
         out.key("model_version"); out.int(score.version)
         out.key("step")
-        if score.step < steps.count { out.string(steps[score.step]) } else { out.null() }
+        names.steps.write(score.step, into: &out)
         out.key("top")
         out.beginArray()
         for k in 0..<score.prediction.topCount {
             let id = Int(score.prediction.topNames[k])
             out.beginObject()
-            out.key("feature"); out.string(id < names.count ? names[id] : "?")
+            out.key("feature")
+            if id < names.features.count { names.features.write(id, into: &out) } else { out.string("?") }
             out.key("contribution"); out.double(score.prediction.topContributions[k], decimals: 5)
             out.endObject()
         }
         out.endArray()
         out.endObject()
+    }
+}
+
+/// Strings held as their JSON encodings (quoted, escaped) in one byte pool.
+struct EncodedStrings: Sendable {
+    private var pool: [UInt8] = []
+    private var ends: [Int] = []
+
+    init() {}
+
+    init(_ strings: [String]) {
+        var buffer = JSONBuffer(capacity: 64)
+        for string in strings {
+            buffer.reset()
+            buffer.string(string)
+            pool += buffer.bytes
+            ends.append(pool.count)
+        }
+    }
+
+    var count: Int { ends.count }
+
+    /// String `i` as a JSON value, or null when there is no such string.
+    func write(_ i: Int, into out: inout JSONBuffer) {
+        guard i >= 0, i < ends.count else {
+            out.null()
+            return
+        }
+        let start = i == 0 ? 0 : ends[i - 1]
+        pool.withUnsafeBytes { out.encoded(UnsafeRawBufferPointer(rebasing: $0[start..<ends[i]])) }
     }
 }

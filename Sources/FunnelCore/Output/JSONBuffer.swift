@@ -73,12 +73,7 @@ public struct JSONBuffer: Sendable {
     private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "\""))
         // Fast path: most values (ids, names) need no escaping and are copied in one go.
-        var clean = true
-        for b in raw where b < 0x20 || b == 0x22 || b == 0x5C {
-            clean = false
-            break
-        }
-        if clean {
+        if Self.needsNoEscape(raw) {
             bytes.append(contentsOf: raw)
         } else {
             for b in raw {
@@ -99,6 +94,31 @@ public struct JSONBuffer: Sendable {
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// No quote, backslash or control byte, checked 8 bytes at a time (the usual case).
+    @inline(__always)
+    private static func needsNoEscape(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let n = raw.count
+        var i = 0
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while i + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = w ^ 0x2222_2222_2222_2222
+            let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            // Any byte equal to '"' or '\\', or below 0x20 (as a yes/no answer these tests are exact).
+            if ((q &- ones) & ~q & high) | ((b &- ones) & ~b & high) | ((w &- 0x2020_2020_2020_2020) & ~w & high) != 0 {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            let c = raw[i]
+            if c < 0x20 || c == 0x22 || c == 0x5C { return false }
+            i += 1
+        }
+        return true
+    }
 
     public mutating func int<T: BinaryInteger>(_ value: T) {
         comma()
@@ -172,14 +192,19 @@ public struct JSONBuffer: Sendable {
         if let value { double(value, decimals: decimals) } else { null() }
     }
 
-    public mutating func bool(_ value: Bool) {
-        comma()
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    public mutating func bool(_ value: Bool) { encoded(value ? "true" : "false") }
+
+    public mutating func null() { encoded("null") }
+
+    /// A value that is already JSON (a literal, or a string encoded once and reused).
+    public mutating func encoded(_ json: StaticString) {
+        encoded(UnsafeRawBufferPointer(start: json.utf8Start, count: json.utf8CodeUnitCount))
     }
 
-    public mutating func null() {
+    /// A value that is already JSON (a literal, or a string encoded once and reused).
+    public mutating func encoded(_ json: UnsafeRawBufferPointer) {
         comma()
-        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        bytes.append(contentsOf: json)
     }
 
     /// Event time as ISO-8601 UTC with milliseconds.

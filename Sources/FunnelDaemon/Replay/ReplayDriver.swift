@@ -70,8 +70,7 @@ public struct ReplayDriver {
         sink.pseudonymizer = engine.userPseudonymizer
         if let model = engine.model {
             sink.scores = try FileOutput(path: dir + "/scores.jsonl")
-            sink.featureNames = model.features.names
-            sink.stepNames = model.quality.stepNames
+            sink.scoreNames = ScoreRecord.Names(features: model.features.names, steps: model.quality.stepNames)
         }
         if engine.alerts != nil { sink.alerts = try FileOutput(path: dir + "/alerts.jsonl") }
         var progress = options.progress ? ProgressBar(totalBytes: readers.reduce(0) { $0 + $1.fileSize }) : nil

@@ -7,8 +7,7 @@ struct ReplaySink: EngineSink {
     let sourceNames: [String]
     /// `scores.jsonl` and the name tables its records use (nil: the model is off).
     var scores: FileOutput? = nil
-    var featureNames: [String] = []
-    var stepNames: [String] = []
+    var scoreNames = ScoreRecord.Names()
     /// Pseudonyms instead of user ids in `scores.jsonl` (nil: raw ids).
     var pseudonymizer: UserPseudonymizer? = nil
     var buffer = JSONBuffer(capacity: 4096)
@@ -32,12 +31,11 @@ struct ReplaySink: EngineSink {
         buffer.reset()
         if let pseudonymizer {
             pseudonymizer.withPseudonym(of: event.user, in: record) { pseudonym in
-                ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames,
-                                   stepNames: stepNames, pseudonymizedUser: pseudonym, into: &buffer)
+                ScoreRecord.encode(score, event: event, record: record, names: scoreNames,
+                                   pseudonymizedUser: pseudonym, into: &buffer)
             }
         } else {
-            ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
-                               into: &buffer)
+            ScoreRecord.encode(score, event: event, record: record, names: scoreNames, into: &buffer)
         }
         write(scores)
     }

@@ -12,8 +12,7 @@ import FunnelKafka
 struct KafkaOutputSink: EngineSink {
     let publisher: OutputPublisher
     /// ``FeatureExtractor/names`` and the quality step names, for score records.
-    let featureNames: [String]
-    let stepNames: [String]
+    let scoreNames: ScoreRecord.Names
     /// Pseudonyms instead of user ids in score records and their key (nil: raw ids).
     let pseudonymizer: UserPseudonymizer?
     private var buffer = JSONBuffer(capacity: 4096)
@@ -27,8 +26,7 @@ struct KafkaOutputSink: EngineSink {
     init(publisher: OutputPublisher, featureNames: [String], stepNames: [String],
          pseudonymizer: UserPseudonymizer? = nil) {
         self.publisher = publisher
-        self.featureNames = featureNames
-        self.stepNames = stepNames
+        scoreNames = ScoreRecord.Names(features: featureNames, steps: stepNames)
         self.pseudonymizer = pseudonymizer
         headersByKind = Self.headers(modelVersion: 0)
     }
@@ -65,14 +63,13 @@ struct KafkaOutputSink: EngineSink {
         if let pseudonymizer {
             // One HMAC per score, digest and hex on the stack: used for the record and its key.
             pseudonymizer.withPseudonym(of: event.user, in: record) { pseudonym in
-                ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames,
-                                   stepNames: stepNames, pseudonymizedUser: pseudonym, into: &buffer)
+                ScoreRecord.encode(score, event: event, record: record, names: scoreNames,
+                                   pseudonymizedUser: pseudonym, into: &buffer)
                 publish(.scores, key: pseudonym)
             }
             return
         }
-        ScoreRecord.encode(score, event: event, record: record, featureNames: featureNames, stepNames: stepNames,
-                           into: &buffer)
+        ScoreRecord.encode(score, event: event, record: record, names: scoreNames, into: &buffer)
         let user = event.user
         if user.isPresent, user.encoding == .plain, user.range.upperBound <= record.count {
             publish(.scores, key: UnsafeRawBufferPointer(rebasing: record[user.range]))
