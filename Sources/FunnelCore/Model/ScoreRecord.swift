@@ -1,7 +1,7 @@
 /// The JSON shape of one live score (`scores.jsonl`, schemas/score.schema.json).
 public enum ScoreRecord {
     public static let schema = "funnelpulse.score.v1"
-    private static let schemaJSON: StaticString = "\"funnelpulse.score.v1\""
+    private static let schemaJSON = EncodedStrings([schema])
 
     /// The feature and step names a score record may carry, encoded as JSON strings once (not
     /// escaped again for every score): ``FeatureExtractor/names`` and
@@ -26,7 +26,7 @@ public enum ScoreRecord {
                               pseudonymizedUser: UnsafeRawBufferPointer? = nil,
                               into out: inout JSONBuffer) {
         out.beginObject()
-        out.key("schema"); out.encoded(schemaJSON)
+        out.key("schema"); schemaJSON.write(0, into: &out)
         out.key("seq"); out.int(score.seq)
         out.key("event_id")
         if event.eventID.isPresent { out.string(event.eventID, in: record) } else { out.null() }
