@@ -54,7 +54,6 @@ struct CountingSink: EngineSink {
         outputBytes &+= buffer.bytes.count
     }
 
-
     mutating func snapshot(_ snapshot: FunnelSnapshot) {
         buffer.reset()
         OutputRecords.encode(snapshot, into: &buffer)

@@ -151,7 +151,18 @@ public struct Engine: Sendable {
         _ record: UnsafeRawBufferPointer, decoder: inout RecordDecoder, at position: SourcePosition, sink: inout S
     ) {
         var event = Event()
-        switch decoder.decode(record, into: &event) {
+        let status = decoder.decode(record, into: &event)
+        handle(status, &event, record: record, position: position, requestMemory: true, sink: &sink)
+    }
+
+    /// Counts a decode status and applies its event. `requestMemory`: whether `apply` starts
+    /// loading the event's hash-table slots itself (false when a batch pass already has).
+    @inline(__always)
+    private mutating func handle<S: EngineSink>(
+        _ status: DecodeStatus, _ event: inout Event, record: UnsafeRawBufferPointer, position: SourcePosition,
+        requestMemory: Bool, sink: inout S
+    ) {
+        switch status {
         case .skipped:
             stats.skipped += 1
         case .rejected(let failure):
@@ -159,7 +170,7 @@ public struct Engine: Sendable {
             reject(failure, record: record, position: position, sink: &sink)
         case .event:
             stats.read += 1
-            apply(&event, record: record, position: position, sink: &sink)
+            apply(&event, record: record, position: position, requestMemory: requestMemory, sink: &sink)
         }
     }
 
@@ -183,16 +194,8 @@ public struct Engine: Sendable {
             if case .event = batch.statuses[i] { users.prefetchRecord(batch.events[i].userKey) }
         }
         for i in 0..<count {
-            switch batch.statuses[i] {
-            case .skipped:
-                stats.skipped += 1
-            case .rejected(let failure):
-                stats.read += 1
-                reject(failure, record: batch.records[i], position: batch.positions[i], sink: &sink)
-            case .event:
-                stats.read += 1
-                apply(&batch.events[i], record: batch.records[i], position: batch.positions[i], sink: &sink)
-            }
+            handle(batch.statuses[i], &batch.events[i], record: batch.records[i], position: batch.positions[i],
+                   requestMemory: false, sink: &sink)
         }
         batch.removeAll()
     }
@@ -209,7 +212,7 @@ public struct Engine: Sendable {
             reject(failure, record: record, position: position, sink: &sink)
         case .event(var event):
             stats.read += 1
-            apply(&event, record: record, position: position, sink: &sink)
+            apply(&event, record: record, position: position, requestMemory: true, sink: &sink)
         }
     }
 
@@ -227,12 +230,16 @@ public struct Engine: Sendable {
     /// `event` is `inout` only so the 250-byte value is passed by address, never copied; it is
     /// not modified.
     private mutating func apply<S: EngineSink>(
-        _ event: inout Event, record: UnsafeRawBufferPointer, position: SourcePosition, sink: inout S
+        _ event: inout Event, record: UnsafeRawBufferPointer, position: SourcePosition, requestMemory: Bool,
+        sink: inout S
     ) {
         // The event's hash-table probes (dedupe, user index, the next funnel attempt) miss the
-        // cache independently: start all three loads now so the misses overlap.
-        if event.eventKey != 0 { dedupe.prefetch(event.eventKey) }
-        users.prefetch(event.userKey)
+        // cache independently: start all three loads now so the misses overlap. (A batch has
+        // requested the first two, and the user's record, in its earlier passes.)
+        if requestMemory {
+            if event.eventKey != 0 { dedupe.prefetch(event.eventKey) }
+            users.prefetch(event.userKey)
+        }
         funnels.prefetchNext()
         let source = Int(max(position.source, 0))
         if sources.isLate(event.timestamp, source: source) {
@@ -248,7 +255,7 @@ public struct Engine: Sendable {
         }
         // The index entry has arrived meanwhile: start loading the user's record, which the
         // label steps below (learning, with the model on) give time to arrive.
-        users.prefetchRecord(event.userKey)
+        if requestMemory { users.prefetchRecord(event.userKey) }
         stats.accepted += 1
         if event.timestamp > maxEventTime { maxEventTime = event.timestamp }
         sources.observe(event.timestamp, source: source)

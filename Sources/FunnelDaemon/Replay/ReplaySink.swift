@@ -25,7 +25,6 @@ struct ReplaySink: EngineSink {
         write(deadLetters)
     }
 
-
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
         guard let scores else { return }
         buffer.reset()

@@ -46,7 +46,6 @@ struct KafkaOutputSink: EngineSink {
         publish(.deadLetter, key: nil)
     }
 
-
     mutating func snapshot(_ snapshot: FunnelSnapshot) {
         buffer.reset()
         OutputRecords.encode(snapshot, into: &buffer)
