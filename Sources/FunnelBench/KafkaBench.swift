@@ -39,6 +39,7 @@ struct KafkaBench: ParsableCommand {
     @Option(name: .long, help: "Offered events/s (latency mode).") var rate: Int = 20_000
     @Option(name: .long, help: "Measured seconds (latency mode).") var seconds: Double = 10
     @Option(name: .long, help: "Warm-up seconds, not measured (latency mode).") var warmup: Double = 3
+    @Option(name: .long, help: "linger.ms of the offering producer (latency mode).") var inputLinger: Double = 0
     @Option(name: .long, help: "Label printed with the results.") var label: String = ""
     @Option(name: .long, help: "Give up after this many seconds.") var timeout: Double = 300
     @Option(name: .long, parsing: .upToNextOption,
@@ -350,7 +351,7 @@ struct KafkaBench: ParsableCommand {
             usleep(1000)
         }
 
-        let producer = try inputProducer(servers, linger: "0")
+        let producer = try inputProducer(servers, linger: String(inputLinger))
         let interval = 1e9 / Double(rate)
         let begin = DispatchTime.now().uptimeNanoseconds
         var value: [UInt8] = []

@@ -29,6 +29,17 @@ struct RunSettingsTests {
         #expect(consumer["group.id"] == config.kafka.groupID)
     }
 
+    @Test("the consumer keeps a deep prefetch queue by default, and the passthrough can change it")
+    func consumerPrefetchDepth() {
+        var config = FunnelPulseConfig()
+        let consumer = KafkaClientSettings.consumer(config)
+        // At librdkafka's default (100,000) a backlog was fetched in bursts with idle gaps between.
+        #expect(consumer["queued.min.messages"].flatMap(Int.init).map { $0 >= 1_000_000 } == true)
+        #expect(KafkaClientSettings.producer(config)["queued.min.messages"] == nil)
+        config.kafka.librdkafka["queued.min.messages"] = "50000"
+        #expect(KafkaClientSettings.consumer(config)["queued.min.messages"] == "50000")
+    }
+
     static let saslSettings = [
         "security.protocol": "sasl_ssl", "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "funnelpulse",
         "sasl.password": "s3cr3t-sasl-pw", "ssl.ca.location": "/etc/kafka/ca.pem",
