@@ -54,6 +54,10 @@ struct RunPipelineTests {
         #expect(Set(scores.compactMap { Self.eventID($0.value) }) == Set(expected.scoredEventIDs))
         #expect(scores.count == expected.scoredEventIDs.count)
         #expect(scores.allSatisfy { $0.headers["schema"] == ScoreRecord.schema && $0.headers["model-version"] != nil })
+        // The header names the model version that made the score, record by record.
+        #expect(scores.allSatisfy { $0.value.contains("\"model_version\":\($0.headers["model-version"] ?? "?"),") })
+        #expect(Set(scores.compactMap { $0.headers["model-version"] }).count > 1)
+        #expect(snapshots.allSatisfy { $0.headers["schema"] == OutputRecords.funnelSnapshotSchema })
         #expect(scores.count + expected.purchases + deadLetters.count == lines.count)
         #expect(committedBeforeStop)
         #expect(try RunSupport.committed(config)[0] == Int64(lines.count))

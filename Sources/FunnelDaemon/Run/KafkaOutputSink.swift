@@ -17,9 +17,14 @@ struct KafkaOutputSink: EngineSink {
     let pseudonymizer: UserPseudonymizer?
     private var buffer = JSONBuffer(capacity: 4096)
     private var modelVersion: UInt64 = 0
+    /// Per output kind: its headers, and the model version they carry. The version changes with
+    /// nearly every score, so only the kind being published is brought up to date.
     private var headersByKind: [[KafkaHeader]]
-    private static let schemas = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema, OutputRecords.deadLetterSchema,
-                                  AlertRecord.schema]
+    private var headerVersions: [UInt64]
+    /// The `schema` header of each kind, built once.
+    private static let schemaHeaders = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema,
+                                        OutputRecords.deadLetterSchema, AlertRecord.schema]
+        .map { KafkaHeader(name: "schema", value: Array($0.utf8)) }
     /// Alerts published so far, by kind and state (for /metrics).
     private(set) var alertCounts = AlertCounts()
 
@@ -28,7 +33,8 @@ struct KafkaOutputSink: EngineSink {
         self.publisher = publisher
         scoreNames = ScoreRecord.Names(features: featureNames, steps: stepNames)
         self.pseudonymizer = pseudonymizer
-        headersByKind = Self.headers(modelVersion: 0)
+        headersByKind = Self.schemaHeaders.map { Self.headers(schema: $0, modelVersion: 0) }
+        headerVersions = Array(repeating: 0, count: Self.schemaHeaders.count)
     }
 
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
@@ -54,10 +60,7 @@ struct KafkaOutputSink: EngineSink {
     }
 
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
-        if score.version != modelVersion {
-            modelVersion = score.version
-            headersByKind = Self.headers(modelVersion: modelVersion)
-        }
+        modelVersion = score.version
         buffer.reset()
         if let pseudonymizer {
             // One HMAC per score, digest and hex on the stack: used for the record and its key.
@@ -87,12 +90,16 @@ struct KafkaOutputSink: EngineSink {
         key.withUTF8 { publish(.alerts, key: UnsafeRawBufferPointer($0)) }
     }
 
-    private func publish(_ kind: OutputPublisher.Kind, key: UnsafeRawBufferPointer?) {
-        publisher.publish(kind, key: key, value: buffer.bytes, headers: headersByKind[kind.rawValue])
+    private mutating func publish(_ kind: OutputPublisher.Kind, key: UnsafeRawBufferPointer?) {
+        let index = kind.rawValue
+        if headerVersions[index] != modelVersion {
+            headerVersions[index] = modelVersion
+            headersByKind[index] = Self.headers(schema: Self.schemaHeaders[index], modelVersion: modelVersion)
+        }
+        publisher.publish(kind, key: key, value: buffer.bytes, headers: headersByKind[index])
     }
 
-    private static func headers(modelVersion: UInt64) -> [[KafkaHeader]] {
-        let version = KafkaHeader(name: "model-version", value: Array(String(modelVersion).utf8))
-        return schemas.map { [KafkaHeader(name: "schema", value: Array($0.utf8)), version] }
+    private static func headers(schema: KafkaHeader, modelVersion: UInt64) -> [KafkaHeader] {
+        [schema, KafkaHeader(name: "model-version", value: Array(String(modelVersion).utf8))]
     }
 }
