@@ -15,6 +15,13 @@ public struct SourceWatermarks: Sendable {
     /// The engine's watermark: min over active sources of (max − lateness); monotonic.
     public private(set) var watermark: Int64 = .min
     let lateness: Int64
+    /// The minimum of `maxTime` over the active sources as of the last ``recompute()``: `.min`
+    /// while a registered source has reported nothing, `.max` with every source idle. Only a
+    /// source at this minimum can move the watermark by advancing, so the others skip the O(sources)
+    /// recompute. Derived state: not checkpointed (`.max` after decoding forces a recompute).
+    private var activeLow: Int64 = .max
+
+    enum CodingKeys: String, CodingKey { case maxTime, idle, watermark, lateness }
 
     init(lateness: Int64) { self.lateness = lateness }
 
@@ -32,9 +39,11 @@ public struct SourceWatermarks: Sendable {
         if source >= maxTime.count { grow(to: source) }
         let wasIdle = idle[source]
         idle[source] = false
-        if time > maxTime[source] {
+        let previous = maxTime[source]
+        if time > previous {
             maxTime[source] = time
-            recompute()
+            // A source above the minimum leaves the minimum, and so the watermark, where it was.
+            if wasIdle || previous <= activeLow { recompute() }
         } else if wasIdle {
             recompute()
         }
@@ -67,9 +76,13 @@ public struct SourceWatermarks: Sendable {
         var low = Int64.max
         for s in 0..<maxTime.count where !idle[s] {
             // A registered source with no event yet holds the watermark (its progress is unknown).
-            if maxTime[s] == .min { return }
+            if maxTime[s] == .min {
+                activeLow = .min
+                return
+            }
             low = min(low, maxTime[s])
         }
+        activeLow = low
         // With every source idle the watermark stays where it is (nothing new is known).
         guard low != .max else { return }
         let candidate = low - lateness
