@@ -145,13 +145,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     @inline(__always)
     private mutating func orderPush(_ entry: (head: Element, run: Int)) {
         order.append(entry)
-        var child = order.count - 1
-        while child > 0 {
-            let parent = (child - 1) >> 1
-            guard order[child].head < order[parent].head else { break }
-            order.swapAt(child, parent)
-            child = parent
-        }
+        Self.siftUp(&order, from: order.count - 1) { $0.head < $1.head }
     }
 
     @inline(__always)
@@ -170,18 +164,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
 
     @inline(__always)
     private mutating func orderSiftDown(from start: Int) {
-        var parent = start
-        let n = order.count
-        while true {
-            let left = 2 * parent + 1
-            guard left < n else { break }
-            let right = left + 1
-            var smallest = left
-            if right < n && order[right].head < order[left].head { smallest = right }
-            guard order[smallest].head < order[parent].head else { break }
-            order.swapAt(smallest, parent)
-            parent = smallest
-        }
+        Self.siftDown(&order, from: start) { $0.head < $1.head }
     }
 
     // MARK: - The heap of elements no run took
@@ -189,13 +172,7 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     @inline(__always)
     private mutating func heapPush(_ element: Element) {
         heap.append(element)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) >> 1
-            guard heap[child] < heap[parent] else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
+        Self.siftUp(&heap, from: heap.count - 1, by: <)
     }
 
     @inline(__always)
@@ -204,19 +181,37 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
         guard !heap.isEmpty else { return last }
         let top = heap[0]
         heap[0] = last
-        var parent = 0
-        let n = heap.count
+        Self.siftDown(&heap, from: 0, by: <)
+        return top
+    }
+
+    // MARK: - Binary heap steps (both heaps)
+
+    @inline(__always)
+    private static func siftUp<T>(_ a: inout [T], from start: Int, by less: (T, T) -> Bool) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) >> 1
+            guard less(a[child], a[parent]) else { break }
+            a.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    @inline(__always)
+    private static func siftDown<T>(_ a: inout [T], from start: Int, by less: (T, T) -> Bool) {
+        var parent = start
+        let n = a.count
         while true {
             let left = 2 * parent + 1
             guard left < n else { break }
             let right = left + 1
             var smallest = left
-            if right < n && heap[right] < heap[left] { smallest = right }
-            guard heap[smallest] < heap[parent] else { break }
-            heap.swapAt(smallest, parent)
+            if right < n && less(a[right], a[left]) { smallest = right }
+            guard less(a[smallest], a[parent]) else { break }
+            a.swapAt(smallest, parent)
             parent = smallest
         }
-        return top
     }
 
     /// Removes and returns the elements `matches` selects (O(n); for rare bulk removals such as a
