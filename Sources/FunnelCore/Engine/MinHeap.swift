@@ -215,34 +215,15 @@ public struct MinHeap<Element: Comparable>: Sendable where Element: Sendable {
     }
 
     /// Removes and returns the elements `matches` selects (O(n); for rare bulk removals such as a
-    /// partition handover). The runs stay in order; the heap is rebuilt.
+    /// partition handover). The rest is queued again: each run's elements, still in order, go
+    /// back through `push`'s in-order path.
     public mutating func removeAll(where matches: (Element) -> Bool) -> [Element] {
-        let removed = elements.filter(matches)
+        let all = elements
+        let removed = all.filter(matches)
         guard !removed.isEmpty else { return [] }
-        let keptRuns = order.map { runs[$0.run][heads[$0.run]...].filter { !matches($0) } }
-        let keptHeap = heap.filter { !matches($0) }
         self = MinHeap()
-        for run in keptRuns where !run.isEmpty { adopt(run) }
-        for element in keptHeap { heapPush(element) }
+        for element in all where !matches(element) { push(element) }
         return removed
-    }
-
-    /// Takes `elements` (non-decreasing, non-empty) as a new run, or into the heap when
-    /// ``maxRuns`` are open.
-    private mutating func adopt(_ elements: [Element]) {
-        guard order.count < Self.maxRuns else {
-            for element in elements { heapPush(element) }
-            return
-        }
-        let run = runs.count
-        runs.append(elements)
-        heads.append(0)
-        let tail = elements[elements.count - 1]
-        let index = byTail.firstIndex { tail < $0.tail } ?? byTail.count
-        byTail.insert((tail, run), at: index)
-        lastIndex = -1
-        inRuns += elements.count
-        orderPush((elements[0], run))
     }
 }
 
@@ -268,17 +249,9 @@ extension MinHeap: Codable where Element: Codable {
         guard runHead >= 0, runHead <= run.count else {
             throw DecodingError.dataCorruptedError(forKey: .runHead, in: c, debugDescription: "run head out of range")
         }
-        let live = Array(run[runHead...])
-        if !live.isEmpty {
-            // A checkpoint is checked by its checksum, not trusted to be sorted: an unsorted run
-            // would break the order, so it is pushed element by element instead.
-            if zip(live, live.dropFirst()).allSatisfy({ !($1 < $0) }) {
-                adopt(live)
-            } else {
-                for element in live { push(element) }
-            }
-        }
-        for element in heap { heapPush(element) }
+        // A sorted run goes back in through push's in-order path; anything else is still ordered.
+        for element in run[runHead...] { push(element) }
+        for element in heap { push(element) }
     }
 }
 

@@ -116,16 +116,20 @@ public struct UserStore: Sendable {
     }
 
     @inline(__always)
-    public func slot(of key: UInt64) -> Int? {
+    public func slot(of key: UInt64) -> Int? { probe(key).slot }
+
+    /// Where `key`'s probe ends: its user's slot, or (not found) the empty index position.
+    @inline(__always)
+    private func probe(_ key: UInt64) -> (position: Int, slot: Int?) {
         let t = tag(key)
         let tagMask = ~slotMask
         var i = Int(truncatingIfNeeded: key) & mask
         while true {
             let entry = index[i]
-            if entry == 0 { return nil }
+            if entry == 0 { return (i, nil) }
             if entry & tagMask == t {
                 let slot = slot(entry: entry)
-                if records[slot].key == key { return slot }
+                if records[slot].key == key { return (i, slot) }
             }
             i = (i + 1) & mask
         }
@@ -135,20 +139,10 @@ public struct UserStore: Sendable {
     /// At capacity, the least recently active user is evicted first (counted).
     @inline(__always)
     public mutating func findOrInsert(_ key: UInt64) -> (slot: Int, isNew: Bool) {
-        let t = tag(key)
-        let tagMask = ~slotMask
-        var i = Int(truncatingIfNeeded: key) & mask
-        while true {
-            let entry = index[i]
-            if entry == 0 { break }
-            if entry & tagMask == t {
-                let slot = slot(entry: entry)
-                if records[slot].key == key {
-                    touch(slot)
-                    return (slot, false)
-                }
-            }
-            i = (i + 1) & mask
+        let (i, found) = probe(key)
+        if let found {
+            touch(found)
+            return (found, false)
         }
         if count >= capacity, head != .max {
             remove(slot: Int(head))
@@ -174,7 +168,7 @@ public struct UserStore: Sendable {
             links.append(Links())
         }
         records[slot].key = key
-        index[i] = t | UInt32(slot + 1)
+        index[i] = tag(key) | UInt32(slot + 1)
         count += 1
         linkAtTail(slot)
         return (slot, true)
