@@ -32,7 +32,7 @@ replay() {  # replay CONFIG OUTDIR
 }
 
 # FunnelPulse: the default policy (fake negatives) and the two others, for the delay-bias comparison.
-for policy in fake_negative horizon immediate; do
+for policy in fn_weighted fake_negative horizon immediate; do
     cfg="$OUT/engine-$policy.yaml"
     sed "s/^    delay: .*/    delay: $policy/" bench/quality/engine.yaml > "$cfg"
     grep -q "delay:" "$cfg" || printf '    delay: %s\n' "$policy" >> "$cfg"

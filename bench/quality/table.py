@@ -23,7 +23,7 @@ def main(data, out):
           f"constant-rate log loss {protocol.log_loss([const] * len(y), y):.4f}")
     print("| model | AUC all | logloss all | AUC last30 | logloss last30 | mean p / pos rate (all) | events/s |")
     print("|---|---|---|---|---|---|---|")
-    for policy in ("fake_negative", "horizon", "immediate"):
+    for policy in ("fn_weighted", "fake_negative", "horizon", "immediate"):
         runs = sorted(glob.glob(os.path.join(out, f"fp-{policy}-*")))
         if not runs:
             continue

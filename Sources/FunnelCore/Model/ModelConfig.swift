@@ -20,6 +20,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         /// purchase resolves it. The model then estimates b = p / (1 + p), corrected to p = b / (1 − b).
         /// Fresh like `immediate`, without its overshoot.
         case fakeNegative = "fake_negative"
+        /// Fake negatives, importance-weighted (Ktena et al. 2019, "FN weighted"; the default): the
+        /// same two updates, the immediate negative scaled by 1 − q (q the model's estimate at that
+        /// moment), so the expected gradient vanishes at q = p and the model estimates p directly,
+        /// with no correction that blows up as b nears ½; during the first H after a cold start the
+        /// negatives ramp in (``ConversionModel``).
+        case fakeNegativeWeighted = "fn_weighted"
     }
 
     public var enabled: Bool = true
@@ -36,7 +42,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Prior conversion rate: a fixed offset logit(prior) on the margin, so an untrained model
     /// predicts a plausible rate instead of 0.5 while the first labels are still in flight.
     public var priorRate: Double = 0.01
-    public var delay: DelayPolicy = .fakeNegative
+    public var delay: DelayPolicy = .fakeNegativeWeighted
     /// Hard cap on pending (unresolved) predictions; beyond it the oldest is dropped unlearned.
     public var pendingCapacity: Int = 1 << 18
     /// Score threshold for precision / recall / F1.
