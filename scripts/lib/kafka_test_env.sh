@@ -147,7 +147,7 @@ fp_track_pid() {
   FP_STARTED_PIDS+=("$pid")
   FP_PID_MARK[$pid]=$mark
   for ((i = 0; i < 200; i++)); do
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
     [[ $cmdline == *"$mark"* ]] && return 0
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.01
@@ -158,7 +158,7 @@ fp_track_pid() {
 fp_is_ours_alive() {
   local pid=$1 cmdline
   kill -0 "$pid" 2>/dev/null || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ -n $cmdline && $cmdline == *"${FP_PID_MARK[$pid]}"* ]]
 }
 
