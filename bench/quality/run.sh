@@ -51,4 +51,8 @@ if [ "$(basename "$BIN")" != fp ]; then
     echo
     echo "Simulator (${SIM_USERS:-20000} users, ${SIM_HOURS:-48} h): FunnelPulse progressive AUC vs the Bayes-optimal AUC of truth.p"
     bench/.venv/bin/python bench/quality/evaluate.py simulator "$OUT/sim.jsonl" "$OUT/sim-out/scores.jsonl"
+    echo
+    echo "truth.p knows the latent intent and the session's product before the stream shows it; the best"
+    echo "fit of truth.p on what the stream shows bounds the reachable AUC from below (ceiling.py):"
+    bench/.venv/bin/python bench/quality/ceiling.py "$OUT/sim.jsonl"
 fi
