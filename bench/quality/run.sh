@@ -49,7 +49,7 @@ if [ "$(basename "$BIN")" != fp ]; then
     "$BIN" simulate --users "${SIM_USERS:-20000}" --hours "${SIM_HOURS:-48}" --seed 7 --out "$OUT/sim.jsonl" 2>/dev/null
     "$BIN" replay --input "$OUT/sim.jsonl" --config bench/quality/engine.yaml --out "$OUT/sim-out" --quiet
     echo
-    echo "Simulator (${SIM_USERS:-20000} users, ${SIM_HOURS:-48} h): FunnelPulse progressive AUC vs the Bayes-optimal AUC of truth.p"
+    echo "Simulator (${SIM_USERS:-20000} users, ${SIM_HOURS:-48} h): FunnelPulse progressive AUC (model) vs the AUC of truth.p (bayes_optimal: the oracle, see below)"
     bench/.venv/bin/python bench/quality/evaluate.py simulator "$OUT/sim.jsonl" "$OUT/sim-out/scores.jsonl"
     echo
     echo "truth.p knows the latent intent and the session's product before the stream shows it; the best"
