@@ -11,7 +11,7 @@ struct ScoreCollector: EngineSink {
 }
 
 enum ModelFixture {
-    static func config(lateness: Double = 0, maxUsers: Int = 1000, delay: ModelConfig.DelayPolicy = .fakeNegative,
+    static func config(lateness: Double = 0, maxUsers: Int = 1000, delay: ModelConfig.DelayPolicy = .fakeNegativeWeighted,
                        windows: [Int] = [60, 300, 1800, 86_400]) -> EngineConfig {
         var c = EngineConfig()
         c.allowedLatenessSeconds = lateness
