@@ -12,24 +12,19 @@ points, and scores the rest. A function of observables cannot rank better than t
 predictor given those observables, so the fit's AUC is a lower bound on that optimum: the
 reachable ceiling lies between the two figures printed.
 """
-import bisect
 import json
 import math
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
 import protocol
 from vowpalwabbit import pyvw
 
 
 def prediction_points(path):
-    rows = [json.loads(line) for line in open(path) if line.strip()]
-    buys = defaultdict(list)
-    for r in rows:
-        if r["type"] == "purchase":
-            buys[r["user_id"]].append(r["ts"])
+    rows = protocol.load_simulator(path)
+    labels = iter(protocol.simulator_labels(rows))
     sessions, user_sessions, user_purchases = {}, Counter(), Counter()
-    horizon = protocol.HORIZON * 1000
     points = []
     for r in rows:
         u, sid = r["user_id"], r["session_id"]
@@ -49,9 +44,7 @@ def prediction_points(path):
         elif r["type"] == "purchase":
             user_purchases[u] += 1
             continue
-        b = buys.get(u, ())
-        i = bisect.bisect_right(b, r["ts"])
-        y = 1 if i < len(b) and b[i] <= r["ts"] + horizon else 0
+        y = next(labels)
         price_bin = int(math.log2(s["price"])) if s["price"] else -1
         features = (f"|s st{s['stage']} |a d_{r.get('device')} c_{r.get('channel')} "
                     f"h{(s['start'] // 3_600_000) % 24} cat_{s['cat']} pb{price_bin} "

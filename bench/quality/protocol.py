@@ -72,6 +72,41 @@ def log_loss(p, y):
     return tot / len(p)
 
 
+def load_simulator(path):
+    """The simulator's JSON lines, in file (= replay) order."""
+    import json
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def simulator_time(r):
+    """Event time in seconds (epoch milliseconds, seconds or an ISO-8601 string)."""
+    t = r.get("ts", r.get("timestamp"))
+    if isinstance(t, (int, float)):
+        return float(t) / (1000.0 if t > 1e11 else 1.0)
+    from datetime import datetime
+    return datetime.fromisoformat(str(t).replace("Z", "+00:00")).timestamp()
+
+
+def simulator_labels(rows, horizon=HORIZON):
+    """Label of every prediction point (non-purchase row), in order, by the protocol's rule."""
+    buys = defaultdict(list)
+    for r in rows:
+        if r.get("type") == "purchase":
+            buys[r.get("user_id")].append(simulator_time(r))
+    for v in buys.values():
+        v.sort()
+    ys = []
+    for r in rows:
+        if r.get("type") == "purchase":
+            continue
+        ts = simulator_time(r)
+        b = buys.get(r.get("user_id"), ())
+        i = bisect.bisect_right(b, ts)
+        ys.append(1 if i < len(b) and b[i] <= ts + horizon else 0)
+    return ys
+
+
 def metrics(p, y):
     """Slices `all` and `last30` (predictions from floor(0.7 n) on)."""
     n = len(p)
