@@ -182,9 +182,9 @@ struct OutputLedger {
     /// Whether the token's output still matters (its partition was not revoked meanwhile).
     func isCurrent(_ token: UInt64) -> Bool {
         guard let index = index(of: token) else { return false }
-        let item = pending[index]
-        let slot = Int(item.partition)
-        return slot >= 0 && slot < partitions.count && partitions[slot].active && partitions[slot].epoch == item.epoch
+        let slot = Int(pending[index].partition)
+        return slot >= 0 && slot < partitions.count && partitions[slot].active
+            && partitions[slot].epoch == pending[index].epoch
     }
 
     /// The broker acknowledged the output (or it is given up on after a revoke): frees its slot
@@ -193,26 +193,35 @@ struct OutputLedger {
     mutating func acknowledge(_ token: UInt64) -> Int? {
         guard let index = index(of: token) else { return nil }
         let current = isCurrent(token)
-        let item = pending[index]
+        // Scalars only: a copy of the whole slot would share its buffers, and the clears below
+        // would then reallocate them instead of keeping their capacity.
+        let (partition, seq, topicIndex) = (pending[index].partition, pending[index].seq, pending[index].topicIndex)
         pending[index].inUse = false
         pending[index].key.removeAll(keepingCapacity: true)
         pending[index].value.removeAll(keepingCapacity: true)
         freeSlots.append(Int32(index))
         unacked -= 1
         if current {
-            let slot = Int(item.partition)
-            let entryIndex = partitions[slot].head + Int(item.seq &- partitions[slot].headSeq)
+            let slot = Int(partition)
+            let entryIndex = partitions[slot].head + Int(seq &- partitions[slot].headSeq)
             if entryIndex >= partitions[slot].head, entryIndex < partitions[slot].entries.count {
                 partitions[slot].entries[entryIndex].outstanding -= 1
                 advance(slot)
             }
         }
-        return item.topicIndex
+        return topicIndex
     }
 
     /// Pops completed head entries; the last popped offset + 1 becomes committable.
+    /// Mutates the partition in place: a local copy would share its FIFO's buffer, and trimming
+    /// that would reallocate it.
     private mutating func advance(_ slot: Int) {
-        var state = partitions[slot]
+        partitions.withUnsafeMutableBufferPointer { partitions in
+            Self.advance(&partitions[slot])
+        }
+    }
+
+    private static func advance(_ state: inout Partition) {
         guard !state.isEmpty, state.entries[state.head].outstanding == 0 else { return }
         while !state.isEmpty, state.entries[state.head].outstanding == 0 {
             let entry = state.entries[state.head]
@@ -228,7 +237,6 @@ struct OutputLedger {
             state.entries.removeFirst(state.head)
             state.head = 0
         }
-        partitions[slot] = state
     }
 
     // MARK: - Reading progress

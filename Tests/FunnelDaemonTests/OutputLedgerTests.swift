@@ -1,0 +1,78 @@
+import FunnelKafka
+import Testing
+
+@testable import FunnelDaemon
+
+/// The at-least-once rule of `run`: an input offset becomes committable only once every output of
+/// it and of every earlier input of its partition is acknowledged.
+@Suite struct OutputLedgerTests {
+    static let partition = TopicPartition(topic: "in", partition: 0)
+
+    /// Processes one input with `outputs` outputs; returns their tokens.
+    static func input(_ ledger: inout OutputLedger, slot: Int32, offset: Int64, outputs: Int) -> [UInt64] {
+        ledger.beginInput(partition: slot, offset: offset, timestampMilliseconds: offset)
+        var tokens: [UInt64] = []
+        for _ in 0..<outputs {
+            let token = ledger.addOutput(topicIndex: 0)
+            ledger.withPending(token) { $0.value.append(contentsOf: Array(repeating: 7, count: 300)) }
+            tokens.append(token)
+        }
+        ledger.endInput()
+        return tokens
+    }
+
+    @Test func offsetsCommitOnlyBehindEveryAcknowledgedOutput() {
+        var ledger = OutputLedger()
+        let slot = ledger.activate(Self.partition)
+        let a = Self.input(&ledger, slot: slot, offset: 10, outputs: 2)
+        _ = Self.input(&ledger, slot: slot, offset: 11, outputs: 0)  // joins offset 10's entry
+        let c = Self.input(&ledger, slot: slot, offset: 12, outputs: 1)
+        #expect(ledger.takeCommittable().isEmpty)
+        #expect(ledger.unacked == 3)
+        // Acks out of order: offset 12's output first commits nothing.
+        #expect(ledger.acknowledge(c[0]) == 0)
+        #expect(ledger.takeCommittable().isEmpty)
+        ledger.acknowledge(a[1])
+        #expect(ledger.takeCommittable().isEmpty)
+        ledger.acknowledge(a[0])
+        // Everything through offset 12 is acknowledged: the next offset to read is 13.
+        #expect(ledger.takeCommittable() == [Self.partition: 13])
+        #expect(ledger.unacked == 0)
+        #expect(ledger.waitingInputs == 0)
+        // An input without outputs behind an empty FIFO is committable at once.
+        _ = Self.input(&ledger, slot: slot, offset: 13, outputs: 0)
+        #expect(ledger.takeCommittable() == [Self.partition: 14])
+    }
+
+    @Test func aTokenIsUsedOnceAndARevokedPartitionsOutputsMoveNothing() {
+        var ledger = OutputLedger()
+        let slot = ledger.activate(Self.partition)
+        let a = Self.input(&ledger, slot: slot, offset: 0, outputs: 1)
+        #expect(ledger.isCurrent(a[0]))
+        ledger.acknowledge(a[0])
+        #expect(ledger.acknowledge(a[0]) == nil)  // a duplicate report
+        #expect(ledger.takeCommittable() == [Self.partition: 1])
+        let b = Self.input(&ledger, slot: slot, offset: 1, outputs: 1)
+        ledger.deactivate(Self.partition)
+        #expect(!ledger.isCurrent(b[0]))
+        ledger.acknowledge(b[0])
+        #expect(ledger.takeCommittable().isEmpty)
+        #expect(ledger.unacked == 0)
+    }
+
+    /// Output slots are reused with their buffers: once warm, publishing allocates nothing.
+    @Test func acknowledgedSlotsKeepTheirBuffers() {
+        var ledger = OutputLedger()
+        let slot = ledger.activate(Self.partition)
+        let first = Self.input(&ledger, slot: slot, offset: 0, outputs: 1)[0]
+        let capacity = ledger.withPending(first) { $0.value.capacity } ?? 0
+        let address = ledger.withPending(first) { pending in pending.value.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }
+        #expect(capacity >= 300)
+        ledger.acknowledge(first)
+        let second = Self.input(&ledger, slot: slot, offset: 1, outputs: 1)[0]
+        #expect(second & 0xFFFF_FFFF == first & 0xFFFF_FFFF)  // the same slot, a new generation
+        #expect(second != first)
+        #expect(ledger.withPending(second) { $0.value.capacity } == capacity)
+        #expect(ledger.withPending(second) { pending in pending.value.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } } == address)
+    }
+}
