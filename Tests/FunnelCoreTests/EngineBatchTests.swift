@@ -82,8 +82,69 @@ import Testing
             let batched = try Self.batched(lines, capacity: capacity, config: config, mapping: mapping)
             #expect(batched.stats == single.stats, "capacity \(capacity)")
             #expect(batched.lines == single.lines, "capacity \(capacity)")
-#expect(batched.state == single.state, "capacity \(capacity)")
+            #expect(batched.state == single.state, "capacity \(capacity)")
         }
+    }
+
+    /// The staged form (a Kafka poll: records added one at a time, each decoded on arrival, some
+    /// rejected by the driver itself) gives the outputs of processing them one by one, driver
+    /// rejections in their place in the order.
+    @Test func stagedRecordsGiveExactlyTheOutputsOfSingleRecords() throws {
+        let lines = CheckpointTests.stream()
+        let tombstones = Set(stride(from: 7, to: lines.count, by: 97))
+        let failure = DecodeFailure(.tombstone, "null message value (tombstone)")
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        let config = EngineConfig()
+        let mapping = try CompiledMapping(.canonicalJSON)
+
+        var reference = try Engine(config: config)
+        var referenceDecoder = RecordDecoder(mapping: mapping)
+        referenceDecoder.startSource()
+        var referenceSink = RecordingSink()
+        for (i, line) in lines.enumerated() {
+            let position = SourcePosition(source: 0, offset: Int64(i + 1))
+            if tombstones.contains(i) {
+                reference.countRead()
+                reference.reject(failure, record: empty, position: position, sink: &referenceSink)
+            } else {
+                line.withUnsafeBytes { reference.process($0, decoder: &referenceDecoder, at: position, sink: &referenceSink) }
+            }
+        }
+        reference.finish(sink: &referenceSink)
+        #expect(reference.stats.rejected[Int(DeadLetterReason.tombstone.rawValue)] == tombstones.count)
+
+        var storage: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for line in lines {
+            ranges.append(storage.count..<(storage.count + line.count))
+            storage += line
+        }
+        var engine = try Engine(config: config)
+        var decoder = RecordDecoder(mapping: mapping)
+        decoder.startSource()
+        var sink = RecordingSink()
+        storage.withUnsafeBytes { all in
+            var batch = EngineBatch(capacity: 16)
+            func applyAll() {
+                engine.requestRecords(for: batch)
+                for i in 0..<batch.count { engine.applyStaged(&batch, at: i, sink: &sink) }
+                batch.removeAll()
+            }
+            for (i, range) in ranges.enumerated() {
+                let position = SourcePosition(source: 0, offset: Int64(i + 1))
+                if tombstones.contains(i) {
+                    engine.stage(rejecting: failure, record: empty, at: position, into: &batch)
+                } else {
+                    engine.stage(UnsafeRawBufferPointer(rebasing: all[range]), at: position, decoder: &decoder, into: &batch)
+                }
+                if batch.isFull { applyAll() }
+            }
+            applyAll()
+        }
+        engine.finish(sink: &sink)
+        #expect(engine.stats == reference.stats)
+        #expect(sink.lines == referenceSink.lines)
+        #expect(Self.state(of: engine) == Self.state(of: reference))
     }
 
     /// CSV: the header line is skipped inside a batch exactly as alone, and binds the columns for

@@ -181,23 +181,60 @@ public struct Engine: Sendable {
     public mutating func process<S: EngineSink>(_ batch: inout EngineBatch, decoder: inout RecordDecoder,
                                                 sink: inout S) {
         let count = batch.count
-        for i in 0..<count {
-            batch.events[i] = Event()
-            batch.statuses[i] = decoder.decode(batch.records[i], into: &batch.events[i])
-            if case .event = batch.statuses[i] {
-                let key = batch.events[i].eventKey
-                if key != 0 { dedupe.prefetch(key) }
-                users.prefetch(batch.events[i].userKey)
-            }
+        for i in 0..<count { decode(&batch, at: i, decoder: &decoder) }
+        requestRecords(for: batch)
+        for i in 0..<count { applyStaged(&batch, at: i, sink: &sink) }
+        batch.removeAll()
+    }
+
+    /// Pass 1 for one record of a batch: decode it in place, request its dedupe and user-index slots.
+    @inline(__always)
+    private func decode(_ batch: inout EngineBatch, at i: Int, decoder: inout RecordDecoder) {
+        batch.events[i] = Event()
+        batch.statuses[i] = decoder.decode(batch.records[i], into: &batch.events[i])
+        if case .event = batch.statuses[i] {
+            let key = batch.events[i].eventKey
+            if key != 0 { dedupe.prefetch(key) }
+            users.prefetch(batch.events[i].userKey)
         }
-        for i in 0..<count {
+    }
+
+    // MARK: - Staged batches (drivers that receive records one at a time)
+
+    /// Adds `record` to `batch` and runs the first batch pass on it (decode with `decoder`, request
+    /// its hash-table slots). For drivers whose records arrive one by one, each with its own
+    /// decoder (a Kafka poll over topics with different mappings); ``requestRecords(for:)`` and
+    /// ``applyStaged(_:at:sink:)`` do the rest. The batch must not be full.
+    @inline(__always)
+    public func stage(_ record: UnsafeRawBufferPointer, at position: SourcePosition,
+                      decoder: inout RecordDecoder, into batch: inout EngineBatch) {
+        batch.append(record, at: position)
+        decode(&batch, at: batch.count - 1, decoder: &decoder)
+    }
+
+    /// Adds a record the driver itself rejects (e.g. a Kafka tombstone): when applied, it is
+    /// counted as read and dead-lettered with `failure`, in its place in the order.
+    public func stage(rejecting failure: DecodeFailure, record: UnsafeRawBufferPointer, at position: SourcePosition,
+                      into batch: inout EngineBatch) {
+        batch.append(record, at: position)
+        let i = batch.count - 1
+        batch.events[i] = Event()
+        batch.statuses[i] = .rejected(failure)
+    }
+
+    /// Pass 2: requests each staged event's user record (its index entry has had pass 1's work to arrive).
+    public func requestRecords(for batch: borrowing EngineBatch) {
+        for i in 0..<batch.count {
             if case .event = batch.statuses[i] { users.prefetchRecord(batch.events[i].userKey) }
         }
-        for i in 0..<count {
-            handle(batch.statuses[i], &batch.events[i], record: batch.records[i], position: batch.positions[i],
-                   requestMemory: false, sink: &sink)
-        }
-        batch.removeAll()
+    }
+
+    /// Pass 3 for record `i`: applies it exactly as ``process(_:decoder:at:sink:)`` would have.
+    /// Call for every staged record in order, then ``EngineBatch/removeAll()``.
+    @inline(__always)
+    public mutating func applyStaged<S: EngineSink>(_ batch: inout EngineBatch, at i: Int, sink: inout S) {
+        handle(batch.statuses[i], &batch.events[i], record: batch.records[i], position: batch.positions[i],
+               requestMemory: false, sink: &sink)
     }
 
     /// Applies a decode outcome (drivers that decode themselves, e.g. per-topic decoders).

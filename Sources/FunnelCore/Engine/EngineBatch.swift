@@ -36,5 +36,6 @@ public struct EngineBatch {
         count += 1
     }
 
-    mutating func removeAll() { count = 0 }
+    /// Empties the batch (after every record was applied); its storage is kept.
+    public mutating func removeAll() { count = 0 }
 }

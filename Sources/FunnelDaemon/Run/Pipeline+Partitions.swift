@@ -31,7 +31,14 @@ extension Pipeline {
         publisher.producer.onStatistics = { metrics.recordStatistics($0, client: "producer") }
     }
 
+    /// Inside a poll, before a rebalance hook: the records read so far are applied first.
+    private func applyStagedInHook() {
+        guard !stage.isEmpty, let engine = hookEngine, let sink = hookSink else { return }
+        applyStaged(engine: &engine.pointee, sink: &sink.pointee)
+    }
+
     private func partitionsAssigned(_ partitions: [TopicPartition]) {
+        applyStagedInHook()
         for partition in partitions { assignedSlots.append(activate(partition)) }
         takeOver(partitions)
         // Where each partition starts when it is known here (a checkpoint or a handed-over state):
@@ -56,6 +63,7 @@ extension Pipeline {
     /// and the commit (``handOver(_:)``), only if every output is acknowledged: a state must not
     /// be ahead of what is delivered.
     private func partitionsRevoked(_ partitions: [TopicPartition]) {
+        applyStagedInHook()
         var drained = false
         if publisher.failure == nil {
             drained = publisher.drain(within: remainingFlushTime())

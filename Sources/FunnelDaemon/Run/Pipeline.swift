@@ -67,6 +67,11 @@ public final class Pipeline: @unchecked Sendable {
     /// between two messages, never during an engine call, so they are the only access then. A
     /// pointer rather than a stored engine keeps the per-event path free of exclusivity checks.
     var hookEngine: UnsafeMutablePointer<Engine>?
+    /// The loop's output sink, for the same hooks (they apply staged records before a rebalance).
+    var hookSink: UnsafeMutablePointer<KafkaOutputSink>?
+    /// Records read but not yet applied: applied at the end of each poll, when the stage fills,
+    /// and before any rebalance hook, so no hook ever sees a partition with unapplied input.
+    let stage = InputStage()
     /// A TLS or SASL failure the consumer reported (``KafkaError/isSecurityFailure``): the loop
     /// stops with it instead of retrying a configuration that cannot work (a wrong CA would
     /// otherwise leave the daemon running, never ready, forever).
@@ -243,10 +248,17 @@ public final class Pipeline: @unchecked Sendable {
         while !isStopping, publisher.failure == nil {
             do {
                 try withUnsafeMutablePointer(to: &engine) { engine in
-                    hookEngine = engine
-                    defer { hookEngine = nil }
-                    try consumer.pollBatch(maxMessages: batch, timeoutMilliseconds: 100) { message in
-                        process(message, engine: &engine.pointee, sink: &sink)
+                    try withUnsafeMutablePointer(to: &sink) { sink in
+                        hookEngine = engine
+                        hookSink = sink
+                        defer {
+                            hookEngine = nil
+                            hookSink = nil
+                        }
+                        defer { applyStaged(engine: &engine.pointee, sink: &sink.pointee) }
+                        try consumer.pollBatch(maxMessages: batch, timeoutMilliseconds: 100) { message in
+                            stage(message, engine: &engine.pointee, sink: &sink.pointee)
+                        }
                     }
                 }
             } catch {
@@ -303,7 +315,50 @@ public final class Pipeline: @unchecked Sendable {
         logger.info("pipeline stopped", metadata: ["read": "\(engine.stats.read)"])
     }
 
+    /// Stages one message for the engine's batch passes (applied when the stage fills, at the end
+    /// of the poll, or before a rebalance hook). A payload too large for the stage's arena is
+    /// applied on its own, after what is staged.
     @inline(__always)
+    private func stage(_ message: KafkaMessageView, engine: inout Engine, sink: inout KafkaOutputSink) {
+        let slot = slot(for: message)
+        let position = SourcePosition(source: slot, offset: message.offset)
+        if let payload = message.payload {
+            var copy = stage.copy(payload)
+            if copy == nil {
+                applyStaged(engine: &engine, sink: &sink)
+                copy = stage.copy(payload)
+            }
+            guard let record = copy else {
+                process(message, engine: &engine, sink: &sink)
+                return
+            }
+            let decoder = Int(slot) < decoderBySlot.count ? decoderBySlot[Int(slot)] : 0
+            engine.stage(record, at: position, decoder: &decoders[decoder], into: &stage.batch)
+        } else {
+            engine.stage(rejecting: DecodeFailure(.tombstone, "null message value (tombstone)"),
+                         record: UnsafeRawBufferPointer(start: nil, count: 0), at: position, into: &stage.batch)
+        }
+        stage.noteOrigin(.init(slot: slot, offset: message.offset,
+                               timestampMilliseconds: message.timestampMilliseconds ?? -1))
+        if stage.isFull { applyStaged(engine: &engine, sink: &sink) }
+    }
+
+    /// Applies every staged record in order, each attributed to its input in the output ledger.
+    func applyStaged(engine: inout Engine, sink: inout KafkaOutputSink) {
+        guard !stage.isEmpty else { return }
+        engine.requestRecords(for: stage.batch)
+        let origins = stage.origins
+        for i in origins.indices {
+            publisher.ledger.beginInput(
+                partition: origins[i].slot, offset: origins[i].offset,
+                timestampMilliseconds: origins[i].timestampMilliseconds)
+            engine.applyStaged(&stage.batch, at: i, sink: &sink)
+            publisher.ledger.endInput()
+        }
+        stage.reset()
+    }
+
+    /// Applies one message unstaged (a payload larger than the stage's arena).
     private func process(_ message: KafkaMessageView, engine: inout Engine, sink: inout KafkaOutputSink) {
         let slot = slot(for: message)
         publisher.ledger.beginInput(
