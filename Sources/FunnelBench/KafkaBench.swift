@@ -40,6 +40,7 @@ struct KafkaBench: ParsableCommand {
     @Option(name: .long, help: "Measured seconds (latency mode).") var seconds: Double = 10
     @Option(name: .long, help: "Warm-up seconds, not measured (latency mode).") var warmup: Double = 3
     @Option(name: .long, help: "linger.ms of the offering producer (latency mode).") var inputLinger: Double = 0
+    @Option(name: .long, help: "fetch.wait.max.ms of the scores reader (latency mode).") var readerFetchWait: Int = 5
     @Option(name: .long, help: "Label printed with the results.") var label: String = ""
     @Option(name: .long, help: "Give up after this many seconds.") var timeout: Double = 300
     @Option(name: .long, parsing: .upToNextOption,
@@ -304,7 +305,7 @@ struct KafkaBench: ParsableCommand {
         // The reader of the scores topic.
         let reader = try KafkaConsumer(configuration: [
             "bootstrap.servers": servers, "group.id": "\(names.prefix)-reader", "auto.offset.reset": "earliest",
-            "enable.auto.commit": "false", "partition.assignment.strategy": "range", "fetch.wait.max.ms": "5",
+            "enable.auto.commit": "false", "partition.assignment.strategy": "range", "fetch.wait.max.ms": String(readerFetchWait),
             "topic.metadata.refresh.interval.ms": "1000",
         ], logger: Self.logger())
         // The input topic too: send→readable-on-input separates broker/client delay from the pipeline's.
