@@ -5,7 +5,8 @@
 #
 # One run: builds the release binaries, starts Tansu behind the ApiVersions proxy on free
 # loopback ports (scripts/lib/kafka_test_env.sh; stopped by PID on exit), then
-#   1. kcat's raw keyed produce rate of N simulated events to Tansu (the reference);
+#   1. kcat's raw keyed produce rate of N simulated events to Tansu (the reference), and its raw
+#      consume rate of the same topic (what reading alone costs through the proxy);
 #   2. FunnelPulse's pipeline (in-process, `funnelpulse-bench kafka`) over those same N events:
 #      from partitions assigned until every input is read and every output acknowledged;
 #   3. the same on librdkafka's in-process mock cluster (events produced in-process first);
@@ -117,8 +118,22 @@ kcat_load() {
   fp_log "kcat: $N messages (${AVG_BYTES} B avg) to $prefix.in in $(awk -v ns="$((t1 - t0))" 'BEGIN{printf "%.2f", ns/1e9}') s = $KCAT_RATE msg/s"
 }
 
+# kcat's raw consume rate of that topic: the most any consumer through this proxy can be expected
+# to read (the pipeline reads the same N records, and decodes and applies each). Sets KCAT_CONSUME.
+kcat_consume() {
+  local prefix=$1 t0 t1 got
+  t0=$(date +%s%N)
+  got=$(kcat -C -b "$BOOT" -t "$prefix.in" -o beginning -e -q -f '\n' 2>"$LOGS/kcat-consume-$prefix.log" | wc -l) \
+    || { cat "$LOGS/kcat-consume-$prefix.log" >&2; fp_die "kcat consume failed"; }
+  t1=$(date +%s%N)
+  [[ $got -eq $N ]] || fp_die "kcat consumed $got messages, expected $N"
+  KCAT_CONSUME=$(awk -v n="$N" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
+  fp_log "kcat: consumed $N messages from $prefix.in in $(awk -v ns="$((t1 - t0))" 'BEGIN{printf "%.2f", ns/1e9}') s = $KCAT_CONSUME msg/s"
+}
+
 PREFIX="kb-$$-$RANDOM"
 kcat_load "$PREFIX"
+kcat_consume "$PREFIX"
 bench tansu-throughput --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX" --preloaded --events "$N" \
   --partitions "$PARTITIONS" --label tansu
 TANSU_EPS=$(result events_per_s "$LOGS/tansu-throughput.out")
@@ -162,8 +177,11 @@ lat() {
     "$N" "$AVG_BYTES" "$PARTITIONS" "$MOCK_PARTITIONS"
   printf '%-58s %s\n' "figure" "value"
   printf '%-58s %s\n' "kcat produce to Tansu via proxy (msg/s)" "$KCAT_RATE"
+  printf '%-58s %s\n' "kcat consume of the same topic via proxy (msg/s)" "$KCAT_CONSUME"
   printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model on (events/s)" "${TANSU_EPS:-failed}" "$(ratio "$TANSU_EPS" "$KCAT_RATE")"
-  [[ -z $TANSU_EPS_OFF ]] || printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model off (events/s)" "$TANSU_EPS_OFF" "$(ratio "$TANSU_EPS_OFF" "$KCAT_RATE")"
+  [[ -z $TANSU_EPS_OFF ]] || printf '%-58s %s (%s of kcat produce, %s of kcat consume)\n' \
+    "FunnelPulse through Tansu, model off (events/s)" "$TANSU_EPS_OFF" "$(ratio "$TANSU_EPS_OFF" "$KCAT_RATE")" \
+    "$(ratio "$TANSU_EPS_OFF" "$KCAT_CONSUME")"
   printf '%-58s %s\n' "FunnelPulse on mock cluster, model on (events/s)" "${MOCK_EPS:-failed}"
   [[ -z $MOCK_EPS_OFF ]] || printf '%-58s %s\n' "FunnelPulse on mock cluster, model off (events/s)" "$MOCK_EPS_OFF"
   printf '%-58s %s\n' "latency input->score @${RATE}/s, Tansu p50/p90/p99/max (ms)" "$(lat tansu)"
