@@ -40,6 +40,44 @@ import Testing
         #expect(String(decoding: buffer.bytes, as: UTF8.self) == #"[null,true,false,"pre\"encoded"]"#)
     }
 
+    /// Keys and clean strings go out through a stack buffer up to 92 bytes and byte by byte past
+    /// it; commas, colons and the text must be right on both sides of that limit, for every kind
+    /// of string value a record can hold.
+    @Test func keysAndValuesAroundTheStackBufferLimit() throws {
+        let longKey: StaticString = "a_key_of_exactly_one_hundred_bytes_which_is_past_the_limit_of_the_stack_buffer_used_for_keys_0123456"
+        #expect(longKey.utf8CodeUnitCount == 100)
+        var expected: [String: String] = [:]
+        var buffer = JSONBuffer()
+        buffer.beginObject()
+        buffer.key("short")
+        buffer.string("v")
+        expected["short"] = "v"
+        buffer.key(longKey)
+        buffer.string("")
+        expected[longKey.description] = ""
+        for length in [0, 1, 91, 92, 93, 200] {
+            let clean = String(repeating: "x", count: length)
+            let record = Array("{\"id\":\"\(clean)\"}".utf8)
+            let span = Span(start: 7, count: length, encoding: .plain)
+            buffer.key(escaping: "plain\(length)")
+            record.withUnsafeBytes { buffer.string(span, in: $0) }
+            expected["plain\(length)"] = clean
+            buffer.key(escaping: "escaped\(length)")
+            let escaped = Array("\\\"".utf8) + Array(clean.utf8)  // \" then the clean text
+            escaped.withUnsafeBytes { buffer.string(Span(start: 0, count: escaped.count, encoding: .jsonEscaped), in: $0) }
+            expected["escaped\(length)"] = "\"" + clean
+            buffer.key(escaping: "bytes\(length)")
+            Array(clean.utf8).withUnsafeBytes { buffer.bytesAsString($0) }
+            expected["bytes\(length)"] = clean
+        }
+        buffer.key("absent")
+        Array("{}".utf8).withUnsafeBytes { buffer.string(Span.absent, in: $0) }
+        expected["absent"] = ""
+        buffer.endObject()
+        let object = try #require(try Self.readBack(buffer) as? [String: String])
+        #expect(object == expected)
+    }
+
     @Test func scoreNamesEncodedOnceComeBackExactly() throws {
         let names = ScoreRecord.Names(features: ["bias", "type=\"view\"", "tab\there"], steps: ["visit", "chéckout"])
         var buffer = JSONBuffer()

@@ -41,7 +41,7 @@ public enum AlertRecord {
         out.key("evidence")
         out.beginObject()
         for e in a.evidence {
-            out.key(e.name)
+            out.key(escaping: e.name)
             if e.value.isFinite { out.double(e.value) } else { out.null() }
         }
         out.endObject()

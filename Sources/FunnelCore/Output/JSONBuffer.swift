@@ -23,51 +23,94 @@ public struct JSONBuffer: Sendable {
 
     /// `"name":` — the next value follows without a comma.
     public mutating func key(_ name: StaticString) {
-        comma()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        appendQuoted(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), colon: true)
         needsComma = false
     }
 
-    public mutating func key(_ name: String) {
+    /// `,"raw"` (comma when due) or `"raw":`, as one array append when it fits a stack buffer:
+    /// byte-by-byte appends each pay the array's uniqueness and capacity checks. `raw` must need
+    /// no escaping.
+    @inline(__always)
+    private mutating func appendQuoted(_ raw: UnsafeRawBufferPointer, colon: Bool) {
+        let n = raw.count
+        guard n <= 92 else {
+            comma()
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: raw)
+            bytes.append(UInt8(ascii: "\""))
+            if colon { bytes.append(UInt8(ascii: ":")) }
+            return
+        }
+        var staged = InlineArray<96, UInt8>(repeating: 0)
+        var span = staged.mutableSpan
+        span.withUnsafeMutableBufferPointer { out in
+            var i = 0
+            if needsComma {
+                out[0] = UInt8(ascii: ",")
+                i = 1
+            }
+            out[i] = UInt8(ascii: "\"")
+            if n > 0, let source = raw.baseAddress, let target = out.baseAddress {
+                UnsafeMutableRawPointer(target + i + 1).copyMemory(from: source, byteCount: n)
+            }
+            i += n + 1
+            out[i] = UInt8(ascii: "\"")
+            i += 1
+            if colon {
+                out[i] = UInt8(ascii: ":")
+                i += 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<i]))
+        }
+        needsComma = true
+    }
+
+    /// `"name":` for a name known only at run time (escaped as needed). Literal names take
+    /// ``key(_:)``: a literal passed where a `String` overload exists becomes a `String`, which
+    /// then pays for the escape scan on every record.
+    public mutating func key(escaping name: String) {
         string(name)
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     public mutating func string(_ value: String) {
-        comma()
         var v = value
-        v.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0)) }
+        v.withUTF8 { quotedValue(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A string value: quoted, escaped when it must be.
+    @inline(__always)
+    private mutating func quotedValue(_ raw: UnsafeRawBufferPointer) {
+        if Self.needsNoEscape(raw) {
+            appendQuoted(raw, colon: false)
+        } else {
+            comma()
+            appendEscaped(raw)
+        }
     }
 
     /// A field's text from its record, escaped as needed (JSON-escaped spans are copied verbatim).
     public mutating func string(_ span: Span, in record: UnsafeRawBufferPointer) {
-        comma()
         guard span.isPresent, span.range.upperBound <= record.count else {
-            bytes.append(contentsOf: [0x22, 0x22])
+            appendQuoted(UnsafeRawBufferPointer(start: nil, count: 0), colon: false)
             return
         }
         let raw = UnsafeRawBufferPointer(rebasing: record[span.range])
         switch span.encoding {
         case .jsonEscaped:
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: raw)
-            bytes.append(UInt8(ascii: "\""))
+            appendQuoted(raw, colon: false)
         case .plain:
-            appendEscaped(raw)
+            quotedValue(raw)
         case .csvQuoted:
             var tmp: [UInt8] = []
             ValueParsing.unescapeCSV(raw, into: &tmp)
-            tmp.withUnsafeBytes { appendEscaped($0) }
+            tmp.withUnsafeBytes { quotedValue($0) }
         }
     }
 
     public mutating func bytesAsString(_ raw: UnsafeRawBufferPointer) {
-        comma()
-        appendEscaped(raw)
+        quotedValue(raw)
     }
 
     private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
@@ -131,17 +174,26 @@ public struct JSONBuffer: Sendable {
             return
         }
         var v = value.magnitude
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits = InlineArray<20, UInt8>(repeating: 0)
-        var n = 0
+        // Sign and digits written backwards into a stack buffer, appended in one go.
+        var digits = InlineArray<21, UInt8>(repeating: 0)
+        var start = 21
         while v > 0 {
-            digits[n] = UInt8(v % 10) + 0x30
+            start -= 1
+            digits[start] = UInt8(v % 10) + 0x30
             v /= 10
-            n += 1
         }
-        while n > 0 {
-            n -= 1
-            bytes.append(digits[n])
+        if value < 0 {
+            start -= 1
+            digits[start] = UInt8(ascii: "-")
+        }
+        appendTail(of: digits, from: start)
+    }
+
+    /// Appends `buffer[start...]` with one array append.
+    @inline(__always)
+    private mutating func appendTail<let n: Int>(of buffer: InlineArray<n, UInt8>, from start: Int) {
+        buffer.span.withUnsafeBufferPointer { all in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[start...]))
         }
     }
 
@@ -177,15 +229,17 @@ public struct JSONBuffer: Sendable {
             units /= 10
             digits -= 1
         }
-        bytes.append(UInt8(ascii: "."))
-        var fraction = InlineArray<16, UInt8>(repeating: 0x30)
-        var n = digits
-        while n > 0 {
+        // The point and the fraction's digits (leading zeros kept), appended in one go.
+        var fraction = InlineArray<17, UInt8>(repeating: 0x30)
+        var n = 17
+        for _ in 0..<digits {
             n -= 1
             fraction[n] = UInt8(units % 10) + 0x30
             units /= 10
         }
-        for k in 0..<digits { bytes.append(fraction[k]) }
+        n -= 1
+        fraction[n] = UInt8(ascii: ".")
+        appendTail(of: fraction, from: n)
     }
 
     public mutating func optionalDouble(_ value: Double?, decimals: Int = 6) {

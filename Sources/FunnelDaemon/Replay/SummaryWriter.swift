@@ -20,7 +20,7 @@ enum SummaryWriter {
         out.key("rejected")
         out.beginObject()
         for reason in DeadLetterReason.allCases where stats.rejected[Int(reason.rawValue)] > 0 {
-            out.key(reason.name); out.int(stats.rejected[Int(reason.rawValue)])
+            out.key(escaping: reason.name); out.int(stats.rejected[Int(reason.rawValue)])
         }
         out.endObject()
         out.key("watermark_ms")
@@ -67,10 +67,10 @@ enum SummaryWriter {
             for kind in AlertKind.allCases {
                 let counts = AlertState.allCases.map { alerts.count(kind, $0) }
                 guard counts.contains(where: { $0 > 0 }) else { continue }
-                out.key(kind.rawValue)
+                out.key(escaping: kind.rawValue)
                 out.beginObject()
                 for (state, n) in zip(AlertState.allCases, counts) where n > 0 {
-                    out.key(state.rawValue); out.int(n)
+                    out.key(escaping: state.rawValue); out.int(n)
                 }
                 out.endObject()
             }
@@ -79,7 +79,7 @@ enum SummaryWriter {
         out.key("outputs")
         out.beginObject()
         for (name, count) in outputs.sorted(by: { $0.key < $1.key }) {
-            out.key(name); out.int(count)
+            out.key(escaping: name); out.int(count)
         }
         out.endObject()
         out.key("performance")
