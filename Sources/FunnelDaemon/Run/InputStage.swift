@@ -16,26 +16,39 @@ final class InputStage {
 
     var batch: EngineBatch
     private(set) var origins: [Origin] = []
-    private let arena: UnsafeMutableRawBufferPointer
+    private let blockBytes: Int
+    private var arena: UnsafeMutableRawBufferPointer
     private var used = 0
+    /// Full blocks that staged records still point into, freed by ``reset()``.
+    private var retired: [UnsafeMutableRawBufferPointer] = []
 
     /// - Parameters:
     ///   - records: records staged at most before they must be applied.
-    ///   - arenaBytes: bytes of payload staged at most; a larger record is applied unstaged.
+    ///   - arenaBytes: the arena's block size; a larger record gets a block of its own size.
     init(records: Int = EngineBatch.defaultCapacity, arenaBytes: Int = 256 << 10) {
         batch = EngineBatch(capacity: records)
         origins.reserveCapacity(records)
-        arena = .allocate(byteCount: max(arenaBytes, 1), alignment: 16)
+        blockBytes = max(arenaBytes, 1)
+        arena = .allocate(byteCount: blockBytes, alignment: 16)
     }
 
-    deinit { arena.deallocate() }
+    deinit {
+        arena.deallocate()
+        for block in retired { block.deallocate() }
+    }
 
     var isEmpty: Bool { batch.isEmpty }
     var isFull: Bool { batch.isFull }
 
-    /// A copy of `payload` in the arena, or nil when it does not fit in what is left.
-    func copy(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        guard payload.count <= arena.count - used else { return nil }
+    /// A copy of `payload` that stays valid until ``reset()``. With a full batch of typical
+    /// records it always fits the first block; a record that does not fit what is left starts a
+    /// new block.
+    func copy(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if payload.count > arena.count - used {
+            if used > 0 { retired.append(arena) } else { arena.deallocate() }
+            arena = .allocate(byteCount: max(payload.count, blockBytes), alignment: 16)
+            used = 0
+        }
         let target = UnsafeMutableRawBufferPointer(rebasing: arena[used..<used + payload.count])
         if payload.count > 0, let source = payload.baseAddress, let base = target.baseAddress {
             base.copyMemory(from: source, byteCount: payload.count)
@@ -51,5 +64,7 @@ final class InputStage {
         batch.removeAll()
         origins.removeAll(keepingCapacity: true)
         used = 0
+        for block in retired { block.deallocate() }
+        retired.removeAll(keepingCapacity: true)
     }
 }

@@ -316,22 +316,13 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Stages one message for the engine's batch passes (applied when the stage fills, at the end
-    /// of the poll, or before a rebalance hook). A payload too large for the stage's arena is
-    /// applied on its own, after what is staged.
+    /// of the poll, or before a rebalance hook).
     @inline(__always)
     private func stage(_ message: KafkaMessageView, engine: inout Engine, sink: inout KafkaOutputSink) {
         let slot = slot(for: message)
         let position = SourcePosition(source: slot, offset: message.offset)
         if let payload = message.payload {
-            var copy = stage.copy(payload)
-            if copy == nil {
-                applyStaged(engine: &engine, sink: &sink)
-                copy = stage.copy(payload)
-            }
-            guard let record = copy else {
-                process(message, engine: &engine, sink: &sink)
-                return
-            }
+            let record = stage.copy(payload)
             let decoder = Int(slot) < decoderBySlot.count ? decoderBySlot[Int(slot)] : 0
             engine.stage(record, at: position, decoder: &decoders[decoder], into: &stage.batch)
         } else {
@@ -347,34 +338,14 @@ public final class Pipeline: @unchecked Sendable {
     func applyStaged(engine: inout Engine, sink: inout KafkaOutputSink) {
         guard !stage.isEmpty else { return }
         engine.requestRecords(for: stage.batch)
-        let origins = stage.origins
-        for i in origins.indices {
+        for i in 0..<stage.batch.count {
+            let origin = stage.origins[i]
             publisher.ledger.beginInput(
-                partition: origins[i].slot, offset: origins[i].offset,
-                timestampMilliseconds: origins[i].timestampMilliseconds)
+                partition: origin.slot, offset: origin.offset, timestampMilliseconds: origin.timestampMilliseconds)
             engine.applyStaged(&stage.batch, at: i, sink: &sink)
             publisher.ledger.endInput()
         }
         stage.reset()
-    }
-
-    /// Applies one message unstaged (a payload larger than the stage's arena).
-    private func process(_ message: KafkaMessageView, engine: inout Engine, sink: inout KafkaOutputSink) {
-        let slot = slot(for: message)
-        publisher.ledger.beginInput(
-            partition: slot, offset: message.offset, timestampMilliseconds: message.timestampMilliseconds ?? -1)
-        let position = SourcePosition(source: slot, offset: message.offset)
-        if let payload = message.payload {
-            let decoder = Int(slot) < decoderBySlot.count ? decoderBySlot[Int(slot)] : 0
-            let outcome = decoders[decoder].decode(payload)
-            engine.ingest(outcome, record: payload, at: position, sink: &sink)
-        } else {
-            engine.countRead()
-            engine.reject(
-                DecodeFailure(.tombstone, "null message value (tombstone)"),
-                record: UnsafeRawBufferPointer(start: nil, count: 0), position: position, sink: &sink)
-        }
-        publisher.ledger.endInput()
     }
 
     private func slot(for message: KafkaMessageView) -> Int32 {
