@@ -305,27 +305,18 @@ extension BrokerOutageTests {
     }
 
     /// Reads the output topics until every expected score and snapshot (and a dead letter with
-    /// `deadLetterMarker`) is there, or 60 s pass. ``RunSupport/collect(_:seconds:until:)`` blocks,
-    /// so it runs on a thread of its own: a test holding one of the few cooperative threads (two on
-    /// this machine) for many seconds starves the tests running next to it.
+    /// `deadLetterMarker`) is there, or 60 s pass.
     static func collect(_ config: FunnelPulseConfig, scores: [String], snapshots: [String] = [],
                         deadLetterMarker: String? = nil) async throws -> [RunSupport.Output] {
         let wantedScores = Set(scores).count
         let wantedSnapshots = Set(snapshots).count
-        return try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result {
-                    try RunSupport.collect(config, seconds: 60) { outputs in
-                        Set(outputs.on(config.outputs.scores).compactMap { RunPipelineTests.eventID($0.value) }).count
-                            >= wantedScores
-                            && Set(outputs.on(config.outputs.funnel).map(\.value)).count >= wantedSnapshots
-                            && deadLetterMarker.map { marker in
-                                outputs.on(config.outputs.deadletter).contains { $0.value.contains(marker) }
-                            } ?? true
-                    }
-                })
-            }
-            thread.start()
+        return try await RunSupport.collect(config, seconds: 60) { outputs in
+            Set(outputs.on(config.outputs.scores).compactMap { RunPipelineTests.eventID($0.value) }).count
+                >= wantedScores
+                && Set(outputs.on(config.outputs.funnel).map(\.value)).count >= wantedSnapshots
+                && deadLetterMarker.map { marker in
+                    outputs.on(config.outputs.deadletter).contains { $0.value.contains(marker) }
+                } ?? true
         }
     }
 

@@ -54,7 +54,7 @@ struct CheckpointRunTests {
         #expect(try await Self.runUntilCommitted(config, all.count))
 
         let total = expected.snapshots.count + expected.scoredEventIDs.count + expected.alerts.count
-        let outputs = try RunSupport.collect(config, seconds: 20) { $0.count >= total }
+        let outputs = try await RunSupport.collect(config, seconds: 20) { $0.count >= total }
         let snapshots = outputs.on(config.outputs.funnel).map(\.value)
         let scores = outputs.on(config.outputs.scores).compactMap { RunPipelineTests.eventID($0.value) }
         #expect(snapshots == expected.snapshots)

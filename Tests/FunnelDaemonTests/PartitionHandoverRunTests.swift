@@ -131,7 +131,7 @@ struct PartitionHandoverRunTests {
         try await taskB.value
 
         let expectedScores = referenceSink.stages.count
-        let outputs = try RunSupport.collect(config, seconds: 30) { $0.on(config.outputs.scores).count >= expectedScores }
+        let outputs = try await RunSupport.collect(config, seconds: 30) { [config] in $0.on(config.outputs.scores).count >= expectedScores }
         var stages: [String: String] = [:]
         var conflicts = 0
         for output in outputs.on(config.outputs.scores) {

@@ -219,7 +219,7 @@ struct PrivacyTests {
         pipeline.requestStop()
         try await task.value
         #expect(done)
-        let outputs = try RunSupport.collect(config, seconds: 20) { outputs in
+        let outputs = try await RunSupport.collect(config, seconds: 20) { [config] outputs in
             outputs.on(config.outputs.alerts).contains { $0.value.contains("\"velocity\"") }
                 && outputs.on(config.outputs.scores).count > 300
         }
@@ -276,7 +276,7 @@ extension PrivacyTests {
         #expect(try await run(until: lines.count))
         #expect(logs.lines.contains { $0.contains("state restored from checkpoint") }, "the second run restored")
 
-        let outputs = try RunSupport.collect(config, seconds: 20) { outputs in
+        let outputs = try await RunSupport.collect(config, seconds: 20) { [config] outputs in
             outputs.on(config.outputs.scores).count > 300
                 && outputs.on(config.outputs.alerts).contains { $0.value.contains("\"cart_abandonment\"") }
         }

@@ -32,7 +32,7 @@ struct RunPipelineTests {
         let pipeline = try RunSupport.makePipeline(config)
         let task = Task { try await pipeline.run() }
         // Wait for each kind of output, not a total: under load a rebalance may re-deliver inputs.
-        let outputs = try RunSupport.collect(config) { outputs in
+        let outputs = try await RunSupport.collect(config) { outputs in
             outputs.on(config.outputs.scores).count >= expected.scoredEventIDs.count
                 && outputs.on(config.outputs.funnel).count >= expected.snapshots.count
                 && outputs.on(config.outputs.deadletter).count >= expected.deadLetters

@@ -63,7 +63,7 @@ public enum RunSupport {
     }
 
     /// What the engine alone makes of `lines` (no `finish`: a daemon never ends its stream).
-    public struct Expected {
+    public struct Expected: Sendable {
         public var deadLetters = 0
         public var snapshots: [String] = []
         public var scoredEventIDs: [String] = []
@@ -159,8 +159,22 @@ public enum RunSupport {
     }
 
     /// Reads the output topics from the beginning until `done` says so or time runs out.
+    ///
+    /// The reading blocks, so it runs on a thread of its own: a test that held one of the few
+    /// cooperative threads (two on a two-core machine) for many seconds would starve the pipelines
+    /// of the tests running next to it, which then produce nothing until the read gives up.
     public static func collect(_ config: FunnelPulseConfig, seconds: Double = 40,
-                        until done: ([Output]) -> Bool) throws -> [Output] {
+                               until done: @escaping @Sendable ([Output]) -> Bool) async throws -> [Output] {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try readOutputs(config, seconds: seconds, until: done) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func readOutputs(_ config: FunnelPulseConfig, seconds: Double,
+                                    until done: ([Output]) -> Bool) throws -> [Output] {
         let consumer = try KafkaConsumer(
             configuration: [
                 "bootstrap.servers": config.kafka.bootstrapServers, "group.id": unique("reader"),

@@ -59,7 +59,7 @@ struct RunIntegrationTests {
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: Self.bootstrap)
         let total = expected.deadLetters + expected.snapshots.count + expected.scoredEventIDs.count
             + expected.alerts.count
-        let outputs = try RunSupport.collect(config, seconds: 60) { $0.count >= total }
+        let outputs = try await RunSupport.collect(config, seconds: 60) { $0.count >= total }
         let committed = try await RunSupport.eventually(seconds: 20) {
             try RunSupport.committed(config)[0] == Int64(lines.count)
         }
@@ -112,7 +112,7 @@ struct RunIntegrationTests {
         #expect(done)
         #expect(readByFirst + (second.statsAtExit?.read ?? 0) == lines.count)
 
-        let outputs = try RunSupport.collect(config, seconds: 30) {
+        let outputs = try await RunSupport.collect(config, seconds: 30) { [config] in
             Set(Self.ids($0, config.outputs.scores)).count >= expected.scoredEventIDs.count
         }
         let scores = Self.ids(outputs, config.outputs.scores)
@@ -151,7 +151,7 @@ struct RunIntegrationTests {
         #expect(readFirst > 0 && readSecond > 0)
         #expect(readFirst + readSecond == lines.count)
 
-        let outputs = try RunSupport.collect(config, seconds: 30) {
+        let outputs = try await RunSupport.collect(config, seconds: 30) { [config] in
             Set(Self.ids($0, config.outputs.scores)).union(Self.ids($0, config.outputs.deadletter)).count
                 >= expected.scoredEventIDs.count
         }

@@ -47,7 +47,7 @@ struct TLSIntegrationTests {
         try RunSupport.produce(lines, topic: config.inputs[0].topic, bootstrap: config.kafka.bootstrapServers,
                                settings: RunSupport.securitySettings(config))
         let total = expected.deadLetters + expected.snapshots.count + expected.scoredEventIDs.count + expected.alerts.count
-        let outputs = try RunSupport.collect(config, seconds: 60) { $0.count >= total }
+        let outputs = try await RunSupport.collect(config, seconds: 60) { $0.count >= total }
         let committed = try await RunSupport.eventually(seconds: 20) {
             try RunSupport.committed(config)[0] == Int64(lines.count)
         }
