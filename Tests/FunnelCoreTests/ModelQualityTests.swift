@@ -50,18 +50,35 @@ struct ModelQualityTests {
                           at: SourcePosition(source: 0, offset: 0), sink: &sink)
         }
         let model = try #require(engine.model)
-        var v = FeatureVector()
         var e = ModelFixture.event("u1", 5000, .cart)
         e.deviceKey = StableHash.hash("ios")
-        model.features.extract(e, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
-                                                        sincePrevious: 30_000_000, itemViewedBefore: true,
-                                                        itemCartedBefore: false),
-                               user: engine.users[0], into: &v)
+        let v = model.features.extract(e, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
+                                                                sincePrevious: 30_000_000, itemViewedBefore: true,
+                                                                itemCartedBefore: false),
+                                       user: engine.users[0])
         #expect(v.count > 15 && v.count < FeatureVector.capacity)
         let p = model.learner.explain(v)
         #expect(p.topCount == 3)
         #expect(abs(p.topContributions[0]) >= abs(p.topContributions[1]))
         #expect(model.features.names.count > 200)
         #expect(sink.scores.count == model.stats.predictions)
+    }
+
+    /// A window count c enters the model as log(1 + c), below the lookup table's 256 entries and
+    /// beyond them.
+    @Test(arguments: [1, 3, 255, 256, 300])
+    func windowCountsEnterAsLogOfOnePlusCount(views: Int) throws {
+        var engine = try Engine(config: ModelFixture.config())
+        let events = (0..<views).map { ModelFixture.event("u1", 100 + Double($0) / 10) }
+        _ = ModelFixture.run(events, engine: &engine)
+        let model = try #require(engine.model)
+        let last = try #require(events.last)
+        let v = model.features.extract(last, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
+                                                                   sincePrevious: 100_000, itemViewedBefore: true,
+                                                                   itemCartedBefore: false),
+                                       user: engine.users[0])
+        let counts = (0..<v.count).filter { model.features.names[Int(v.names[$0])] == "log_count_view_60s" }
+        #expect(counts.count == 1)
+        #expect(counts.map { v.values[$0] } == [Float(log1p(Double(views)))])
     }
 }

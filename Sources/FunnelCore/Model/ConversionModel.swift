@@ -74,9 +74,9 @@ public struct ConversionModel: Sendable {
 
     /// Step 4: features from the updated user state, prediction, freezing into the pending store.
     public mutating func score(_ event: Event, context: EventContext, user: borrowing UserRecord) -> ModelScore {
-        // A local vector: borrowing a stored one while `self` is mutated would copy it at every use.
-        var v = FeatureVector()
-        features.extract(event, context: context, user: user, into: &v)
+        // A local constant: borrowing a stored vector while `self` is mutated, or a local `var`,
+        // copies its 640 bytes at every call that reads it.
+        let v = features.extract(event, context: context, user: user)
         var prediction = learner.explain(v)
         let raw = prediction.probability
         if config.delay == .fakeNegative {

@@ -122,8 +122,10 @@ public struct FeatureExtractor: Sendable {
 
     /// Builds the features of `event` from `user` (which already includes the event) and `context`
     /// (computed before the event was added).
-    public func extract(_ event: Event, context: EventContext, user: UserRecord, into v: inout FeatureVector) {
-        v.removeAll()
+    /// A new vector rather than an `inout` one: the caller binds it to a constant, which the model
+    /// can read in place (a local `var` passed on was copied at each call).
+    public func extract(_ event: Event, context: EventContext, user: UserRecord) -> FeatureVector {
+        var v = FeatureVector()
         let now = UInt32(clamping: max(0, event.timestamp / 1_000_000))
         let t = Int(event.type.rawValue)
         @inline(__always) func put(_ template: Template, _ bin: Int, key: UInt64 = 0, value: Float = 1) {
@@ -198,15 +200,22 @@ public struct FeatureExtractor: Sendable {
             for g in 0..<EventType.windowGroupCount {
                 let c = user.count(window: w, group: g)
                 total += c
-                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.log1p(Double(c))) }
+                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.logCount(c)) }
             }
             put(.total, w * Self.totalLabels.count + Self.totalBin(total))
         }
+        return v
     }
 
     // MARK: - Bins
 
     @inline(__always) static func log1p(_ x: Double) -> Float { Float(MathShim.log1p(x)) }
+
+    /// log(1 + c) of a window count: counts below 256 (nearly all) read the value from a table.
+    @inline(__always) static func logCount(_ c: Int) -> Float {
+        c >= 0 && c < countLogs.count ? countLogs[c] : log1p(Double(c))
+    }
+    static let countLogs: [Float] = (0..<256).map { log1p(Double($0)) }
 
     static func gapBin(_ s: Double) -> Int {
         s < 10 ? 1 : s < 60 ? 2 : s < 300 ? 3 : s < 1800 ? 4 : s < 3600 ? 5 : s < 86_400 ? 6 : 7
