@@ -122,8 +122,9 @@ public struct FeatureExtractor: Sendable {
 
     /// Builds the features of `event` from `user` (which already includes the event) and `context`
     /// (computed before the event was added).
-    /// A new vector rather than an `inout` one: the caller binds it to a constant, which the model
-    /// can read in place (a local `var` passed on was copied at each call).
+    ///
+    /// It returns the vector rather than filling an `inout` one so that the model can bind it to a
+    /// constant, which the compiler copies less often than a local `var` (648 bytes a copy).
     public func extract(_ event: Event, context: EventContext, user: UserRecord) -> FeatureVector {
         var v = FeatureVector()
         let now = UInt32(clamping: max(0, event.timestamp / 1_000_000))
