@@ -113,24 +113,20 @@ public struct JSONBuffer: Sendable {
         quotedValue(raw)
     }
 
+    /// A quoted value that needs escaping (clean values take ``appendQuoted(_:colon:)``).
     private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "\""))
-        // Fast path: most values (ids, names) need no escaping and are copied in one go.
-        if Self.needsNoEscape(raw) {
-            bytes.append(contentsOf: raw)
-        } else {
-            for b in raw {
-                switch b {
-                case 0x22: bytes.append(0x5C); bytes.append(0x22)
-                case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-                case 0..<0x20:
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 15)]])
-                default:
-                    bytes.append(b)
-                }
+        for b in raw {
+            switch b {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 15)]])
+            default:
+                bytes.append(b)
             }
         }
         bytes.append(UInt8(ascii: "\""))

@@ -182,6 +182,10 @@ struct OutputLedger {
     /// Whether the token's output still matters (its partition was not revoked meanwhile).
     func isCurrent(_ token: UInt64) -> Bool {
         guard let index = index(of: token) else { return false }
+        return isCurrent(at: index)
+    }
+
+    private func isCurrent(at index: Int) -> Bool {
         let slot = Int(pending[index].partition)
         return slot >= 0 && slot < partitions.count && partitions[slot].active
             && partitions[slot].epoch == pending[index].epoch
@@ -192,7 +196,7 @@ struct OutputLedger {
     @discardableResult
     mutating func acknowledge(_ token: UInt64) -> Int? {
         guard let index = index(of: token) else { return nil }
-        let current = isCurrent(token)
+        let current = isCurrent(at: index)
         // Scalars only: a copy of the whole slot would share its buffers, and the clears below
         // would then reallocate them instead of keeping their capacity.
         let (partition, seq, topicIndex) = (pending[index].partition, pending[index].seq, pending[index].topicIndex)
