@@ -104,6 +104,8 @@ struct ModelLearningTests {
         try b.loadModel(bytes)
         #expect(b.model?.learner.state == a.model?.learner.state)
         #expect(b.model?.version == a.model?.version)
+        #expect(b.model?.rates == a.model?.rates)
+        #expect(b.model?.rates.lift(key: CategoryRates.key(ofCategory: StableHash.hash("c-i1"))) != 0)
         // Fresh engines (empty user state) loaded with the same model score the same stream alike.
         var c = try Engine(config: ModelFixture.config())
         try c.loadModel(bytes)

@@ -55,7 +55,7 @@ struct ModelQualityTests {
         let v = model.features.extract(e, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
                                                                 sincePrevious: 30_000_000, itemViewedBefore: true,
                                                                 itemCartedBefore: false),
-                                       user: engine.users[0])
+                                       user: engine.users[0], rates: model.rates)
         #expect(v.count > 15 && v.count < FeatureVector.capacity)
         let p = model.learner.explain(v)
         #expect(p.topCount == 3)
@@ -76,7 +76,7 @@ struct ModelQualityTests {
         let v = model.features.extract(last, context: EventContext(userSlot: 0, isNewUser: false, isNewSession: false,
                                                                    sincePrevious: 100_000, itemViewedBefore: true,
                                                                    itemCartedBefore: false),
-                                       user: engine.users[0])
+                                       user: engine.users[0], rates: model.rates)
         let counts = (0..<v.count).filter { model.features.names[Int(v.names[$0])] == "log_count_view_60s" }
         #expect(counts.count == 1)
         #expect(counts.map { v.values[$0] } == [Float(log1p(Double(views)))])

@@ -12,7 +12,8 @@ extension Engine {
     public static let checkpointMagic: [UInt8] = Array("FPCHECK1".utf8)
     /// 2: user records carry their source (partition handover), the engine its handover counters.
     /// 3: model feature layout 2. 4: timer and reorder queues are an in-order run plus a heap.
-    public static let checkpointVersion: UInt32 = 5
+    /// 5: user index entries carry key tag bits. 6: the model's category rates (feature layout 3).
+    public static let checkpointVersion: UInt32 = 6
 
     /// The engine's whole state.
     public func checkpoint() throws(CheckpointError) -> [UInt8] {

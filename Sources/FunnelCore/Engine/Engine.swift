@@ -303,7 +303,7 @@ public struct Engine: Sendable {
         if model != nil {
             let wm = watermark
             if wm != .min { model?.advance(watermark: wm) }
-            if event.type == .purchase { model?.purchase(user: event.userKey, at: event.timestamp) }
+            if event.type == .purchase { model?.purchase(user: event.userKey, category: event.categoryKey, at: event.timestamp) }
         }
         let context = updateUser(event, source: Int32(source))
         if event.type != .purchase, model != nil {

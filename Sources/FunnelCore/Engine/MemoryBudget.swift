@@ -36,7 +36,8 @@ public struct MemoryBudget: Sendable, Equatable {
             fixed.append(Part(name: "dedupe", bytes: slots * MemoryLayout<Deduplicator.Slot>.stride * 3 / 2))
         }
         if config.model.enabled {
-            fixed.append(Part(name: "model", bytes: (1 << config.model.hashBits) * 3 * MemoryLayout<Float>.stride))
+            fixed.append(Part(name: "model", bytes: (1 << config.model.hashBits) * 3 * MemoryLayout<Float>.stride
+                + CategoryRates.tableBytes))
             let entries = Self.powerOfTwo(atLeast: max(16, config.model.pendingCapacity))
             fixed.append(Part(name: "pending_labels", bytes: entries * PendingStore.bytesPerEntry * 3 / 2))
         }

@@ -12,6 +12,8 @@ public struct ConversionModel: Sendable {
     public private(set) var pending: PendingStore
     public private(set) var quality: ProgressiveQuality
     public private(set) var stats = ModelStats()
+    /// Purchases per event by category, a feature (``CategoryRates``).
+    public private(set) var rates: CategoryRates
     let horizonMicros: Int64
     /// Funnel step index for the live stage: [visit, view, cart, checkout, purchase].
     let stageSteps: InlineArray<5, UInt8>
@@ -27,6 +29,7 @@ public struct ConversionModel: Sendable {
         features = FeatureExtractor(hashBits: config.hashBits, windowSeconds: windowSeconds,
                                     horizonSeconds: config.horizonSeconds)
         learner = OnlineLogistic(config: config)
+        rates = CategoryRates(halfLifeSeconds: config.categoryHalfLifeSeconds)
         pending = PendingStore(capacity: config.pendingCapacity)
         quality = ProgressiveQuality(threshold: config.threshold, window: config.qualityWindow,
                                      stepNames: funnel.steps.map(\.name))
@@ -55,7 +58,8 @@ public struct ConversionModel: Sendable {
     }
 
     /// Step 2: a purchase at `ts` resolves the user's pending predictions with t < ts ≤ t + H.
-    public mutating func purchase(user: UInt64, at ts: Int64) {
+    public mutating func purchase(user: UInt64, category: UInt64, at ts: Int64) {
+        rates.observe(key: CategoryRates.key(ofCategory: category), purchase: true, time: ts)
         pending.collect(of: user, into: &seqScratch)
         for seq in seqScratch {
             let e = pending.entry(seq)
@@ -76,7 +80,8 @@ public struct ConversionModel: Sendable {
     public mutating func score(_ event: Event, context: EventContext, user: borrowing UserRecord) -> ModelScore {
         // A local constant: a stored vector borrowed while `self` is mutated is copied at every
         // use, and a local `var` once more per score than a constant (648 bytes a copy).
-        let v = features.extract(event, context: context, user: user)
+        rates.observe(key: CategoryRates.key(ofCategory: event.categoryKey), purchase: false, time: event.timestamp)
+        let v = features.extract(event, context: context, user: user, rates: rates)
         var prediction = learner.explain(v)
         let raw = prediction.probability
         if config.delay == .fakeNegative {
@@ -186,11 +191,11 @@ public struct ConversionModel: Sendable {
     // MARK: - Persistence
 
     /// The learned state in the versioned binary format of docs/model-format.md.
-    public func save() -> [UInt8] { ModelCodec.encode(learner, fingerprint: features.fingerprint) }
+    public func save() -> [UInt8] { ModelCodec.encode(learner, rates: rates, fingerprint: features.fingerprint) }
 
     /// Replaces the learned state with a saved one; refuses a model of another feature layout.
     public mutating func load(_ bytes: [UInt8]) throws(ModelError) {
-        learner = try ModelCodec.decode(bytes, fingerprint: features.fingerprint, config: config)
+        (learner, rates) = try ModelCodec.decode(bytes, fingerprint: features.fingerprint, config: config)
         warmedUp = true
     }
 }

@@ -6,7 +6,7 @@
 /// (``fingerprint``) so that a saved model is only loaded by an engine that computes the same features.
 public struct FeatureExtractor: Sendable {
     /// Bump when templates, bins or hashing change: old models must then be refused.
-    public static let layoutVersion: UInt64 = 2
+    public static let layoutVersion: UInt64 = 3
 
     enum Template: Int, CaseIterable {
         case bias, type, item, category, device, channel, hour, weekday
@@ -15,6 +15,7 @@ public struct FeatureExtractor: Sendable {
         case typeCart, typeItemCarted, typeDevice, typeGap, typeCategory, typeDepth
         case stage, stageType, stageDevice, stageChannel, stageHour, stagePrice, stageCategory
         case stagePurchases, stageSessions, stageGap, stageSessionCategory, sessionCategory, sessionPrice
+        case categoryLift, stageCategoryLift, sessionCategoryLift
     }
 
     /// The furthest funnel stage of the user's current session (``UserRecord/sessionStage``).
@@ -106,6 +107,9 @@ public struct FeatureExtractor: Sendable {
             case .sessionPrice: add(Self.priceLabels.map { "session_price:\($0)" })
             case .stageSessionCategory: add(Self.stageLabels.map { "stage:\($0)*session_category" })
             case .stageGap: add(Self.stageLabels.flatMap { s in Self.gapLabels.map { "stage:\(s)*gap:\($0)" } })
+            case .categoryLift: add(["category_purchase_lift"])
+            case .stageCategoryLift: add(Self.stageLabels.map { "stage:\($0)*category_purchase_lift" })
+            case .sessionCategoryLift: add(["session_category_purchase_lift"])
             }
         }
         names = table
@@ -125,7 +129,8 @@ public struct FeatureExtractor: Sendable {
     ///
     /// It returns the vector rather than filling an `inout` one so that the model can bind it to a
     /// constant, which the compiler copies less often than a local `var` (648 bytes a copy).
-    public func extract(_ event: Event, context: EventContext, user: UserRecord) -> FeatureVector {
+    public func extract(_ event: Event, context: EventContext, user: UserRecord,
+                        rates: borrowing CategoryRates) -> FeatureVector {
         var v = FeatureVector()
         let now = UInt32(clamping: max(0, event.timestamp / 1_000_000))
         let t = Int(event.type.rawValue)
@@ -194,6 +199,12 @@ public struct FeatureExtractor: Sendable {
         put(.stagePurchases, stage * 3 + min(Int(user.purchases), 2))
         put(.stageSessions, stage * 4 + Self.smallBin(Int(user.sessions) - 1))
         put(.stageGap, stage * Self.gapLabels.count + gap)
+        if event.categoryKey != 0 {
+            let lift = rates.lift(key: CategoryRates.key(ofCategory: event.categoryKey))
+            put(.categoryLift, 0, value: lift)
+            put(.stageCategoryLift, stage, value: lift)
+        }
+        if user.sessionCategory != 0 { put(.sessionCategoryLift, 0, value: rates.lift(key: user.sessionCategory)) }
 
         // Last: the per-window counts, the only templates whose number varies.
         for w in 0..<windowCount {

@@ -9,6 +9,7 @@ enum MathShim {
     @inline(__always) static func log1p(_ x: Double) -> Double { Glibc_log1p(x) }
     @inline(__always) static func log(_ x: Double) -> Double { Glibc_log(x) }
     @inline(__always) static func exp(_ x: Double) -> Double { Glibc_exp(x) }
+    @inline(__always) static func exp2(_ x: Double) -> Double { Glibc_exp2(x) }
 
     /// Logistic function with the margin clamped so exp cannot overflow.
     @inline(__always)
@@ -24,3 +25,4 @@ enum MathShim {
 @inline(__always) private func Glibc_log1p(_ x: Double) -> Double { log1p(x) }
 @inline(__always) private func Glibc_log(_ x: Double) -> Double { log(x) }
 @inline(__always) private func Glibc_exp(_ x: Double) -> Double { exp(x) }
+@inline(__always) private func Glibc_exp2(_ x: Double) -> Double { exp2(x) }

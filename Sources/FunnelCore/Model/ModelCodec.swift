@@ -5,7 +5,7 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String { "model: \(message)" }
 }
 
-/// The saved-model binary format, version 1 (docs/model-format.md). Little-endian throughout:
+/// The saved-model binary format, version 2 (docs/model-format.md). Little-endian throughout:
 ///
 ///     0  "FPLR"            magic
 ///     4  u32  1            format version
@@ -16,15 +16,19 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
 ///    64  u64  updates      examples learned (the model version)
 ///    72  u64  n            number of f32 state values (2 · 2^bits)
 ///    80  f32 ×n            state, interleaved per slot
+///   ...  i64  rate step    decay step of the category rates (Int64.min: none yet)
+///   ...  f32 ×2            the stream's decayed events and purchases
+///   ...  u32  k            category slots (2^16)
+///   ...  f32 ×2k           (events, purchases) per category slot, interleaved
 ///   ...  u32  CRC-32       of every byte before it
 enum ModelCodec {
     static let magic: [UInt8] = Array("FPLR".utf8)
-    static let formatVersion: UInt32 = 1
+    static let formatVersion: UInt32 = 2
     static let headerBytes = 80
 
-    static func encode(_ model: OnlineLogistic, fingerprint: UInt64) -> [UInt8] {
+    static func encode(_ model: OnlineLogistic, rates: CategoryRates, fingerprint: UInt64) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(headerBytes + model.state.count * 4 + 4)
+        out.reserveCapacity(headerBytes + model.state.count * 4 + 24 + rates.counts.count * 4)
         out.append(contentsOf: magic)
         put(&out, formatVersion)
         put(&out, fingerprint)
@@ -34,11 +38,18 @@ enum ModelCodec {
         put(&out, model.updates)
         put(&out, UInt64(model.state.count))
         for f in model.state { put(&out, f.bitPattern) }
+        put(&out, UInt64(bitPattern: rates.step ?? .min))
+        put(&out, rates.events.bitPattern)
+        put(&out, rates.purchases.bitPattern)
+        put(&out, UInt32(CategoryRates.slots))
+        for f in rates.counts { put(&out, f.bitPattern) }
         put(&out, CRC32.checksum(out))
         return out
     }
 
-    static func decode(_ bytes: [UInt8], fingerprint: UInt64, config: ModelConfig) throws(ModelError) -> OnlineLogistic {
+    static func decode(_ bytes: [UInt8], fingerprint: UInt64, config: ModelConfig)
+        throws(ModelError) -> (OnlineLogistic, CategoryRates)
+    {
         guard bytes.count >= headerBytes + 4, Array(bytes[0..<4]) == magic else {
             throw ModelError("not a FunnelPulse model file (bad magic or too short)")
         }
@@ -65,8 +76,13 @@ enum ModelCodec {
             throw ModelError("the model was trained with \(optimizer.rawValue), the configuration asks for \(config.optimizer.rawValue)")
         }
         let n = Int(get(bytes, 72) as UInt64)
-        guard n == 2 << bits, bytes.count == headerBytes + n * 4 + 4 else {
+        let ratesAt = headerBytes + n * 4
+        let rateCounts = 2 * CategoryRates.slots
+        guard n == 2 << bits, bytes.count == ratesAt + 20 + rateCounts * 4 + 4 else {
             throw ModelError("state size does not match hash_bits \(bits)")
+        }
+        guard Int(get(bytes, ratesAt + 16) as UInt32) == CategoryRates.slots else {
+            throw ModelError("the category-rate table has \(get(bytes, ratesAt + 16) as UInt32) slots, not \(CategoryRates.slots)")
         }
         var saved = config
         saved.alpha = Double(bitPattern: get(bytes, 24))
@@ -79,7 +95,14 @@ enum ModelCodec {
             for i in 0..<n { state[i] = Float(bitPattern: get(bytes, headerBytes + i * 4)) }
         }
         model.recomputeWeights()
-        return model
+        let step = Int64(bitPattern: get(bytes, ratesAt))
+        var rates = CategoryRates(halfLifeSeconds: config.categoryHalfLifeSeconds)
+        rates.restore(step: step == .min ? nil : step,
+                      events: Float(bitPattern: get(bytes, ratesAt + 8)),
+                      purchases: Float(bitPattern: get(bytes, ratesAt + 12))) { counts in
+            for i in counts.indices { counts[i] = Float(bitPattern: get(bytes, ratesAt + 20 + i * 4)) }
+        }
+        return (model, rates)
     }
 
     private static func put<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {

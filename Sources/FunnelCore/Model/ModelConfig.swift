@@ -49,6 +49,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var threshold: Double = 0.05
     /// Resolved predictions in the "recent" quality window.
     public var qualityWindow: Int = 20_000
+    /// Half-life in event time of the per-category purchase counts behind the category-rate
+    /// features (``CategoryRates``).
+    public var categoryHalfLifeSeconds: Int = 86_400
 
     public init() {}
 
@@ -59,6 +62,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case priorRate = "prior_rate"
         case pendingCapacity = "pending_capacity"
         case qualityWindow = "quality_window"
+        case categoryHalfLifeSeconds = "category_half_life_seconds"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -77,6 +81,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         pendingCapacity = try c.decodeIfPresent(Int.self, forKey: .pendingCapacity) ?? d.pendingCapacity
         threshold = try c.decodeIfPresent(Double.self, forKey: .threshold) ?? d.threshold
         qualityWindow = try c.decodeIfPresent(Int.self, forKey: .qualityWindow) ?? d.qualityWindow
+        categoryHalfLifeSeconds = try c.decodeIfPresent(Int.self, forKey: .categoryHalfLifeSeconds)
+            ?? d.categoryHalfLifeSeconds
     }
 
     public func validate(path: String = "engine.model") throws(ConfigError) {
@@ -96,6 +102,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         guard threshold > 0, threshold < 1 else { throw fail("threshold", "must be strictly between 0 and 1") }
         guard qualityWindow >= 100, qualityWindow <= 10_000_000 else {
             throw fail("quality_window", "must be 100 to 10000000")
+        }
+        guard categoryHalfLifeSeconds >= 60, categoryHalfLifeSeconds <= 365 * 86_400 else {
+            throw fail("category_half_life_seconds", "must be 60 s to 365 days")
         }
     }
 }
