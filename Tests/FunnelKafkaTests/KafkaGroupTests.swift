@@ -6,7 +6,7 @@ import Testing
 @Suite("Consumer groups, offsets and rebalancing", .serialized, .timeLimit(.minutes(1)))
 struct KafkaGroupTests {
     @Test("a new member resumes exactly after the last stored and committed offset")
-    func resumeAfterCommit() throws {
+    func resumeAfterCommit() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("resume")
         try cluster.createTopic(topic, partitions: 2)
@@ -15,7 +15,7 @@ struct KafkaGroupTests {
             logger: KafkaTestSupport.logger()
         )
         let total = 40
-        let failures = try KafkaTestSupport.produceAndWait(
+        let failures = try await KafkaTestSupport.produceAndWait(
             producer,
             topic: topic,
             messages: (0..<total).map { (key: "k\($0 % 5)", value: Array("m\($0)".utf8), headers: []) }
@@ -28,7 +28,7 @@ struct KafkaGroupTests {
         try first.subscribe(topics: [topic])
         let processedByFirst = 15
         var firstBatch: [ConsumedMessage] = []
-        try KafkaTestSupport.waitUntil(seconds: 30) {
+        try await KafkaTestSupport.waitUntil(seconds: 30) {
             try first.pollBatch(maxMessages: processedByFirst - firstBatch.count, timeoutMilliseconds: 100) {
                 message in
                 firstBatch.append(ConsumedMessage(message))
@@ -47,7 +47,7 @@ struct KafkaGroupTests {
         let second = try KafkaConsumer(configuration: configuration, logger: KafkaTestSupport.logger())
         try second.subscribe(topics: [topic])
         var secondBatch: [ConsumedMessage] = []
-        try KafkaTestSupport.waitUntil(seconds: 30) {
+        try await KafkaTestSupport.waitUntil(seconds: 30) {
             try second.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) {
                 secondBatch.append(ConsumedMessage($0))
             }
@@ -71,7 +71,7 @@ struct KafkaGroupTests {
     }
 
     @Test("revoke hook runs while partitions are still assigned: on rebalance and on close")
-    func revokeBeforeUnassign() throws {
+    func revokeBeforeUnassign() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("revoke")
         try cluster.createTopic(topic, partitions: 4)
@@ -89,7 +89,7 @@ struct KafkaGroupTests {
             do { try first.commitSync() } catch { commitErrors.append("\(error)") }
         }
         try first.subscribe(topics: [topic])
-        let assignedAlone = try KafkaTestSupport.waitUntil(seconds: 20) {
+        let assignedAlone = try await KafkaTestSupport.waitUntil(seconds: 20) {
             try first.pollBatch(maxMessages: 10, timeoutMilliseconds: 100) { _ in }
             return try first.assignment().count == 4
         }
@@ -99,7 +99,7 @@ struct KafkaGroupTests {
         var secondAssigned: [TopicPartition] = []
         second.onPartitionsAssigned = { secondAssigned = $0 }
         try second.subscribe(topics: [topic])
-        let split = try KafkaTestSupport.waitUntil(seconds: 30) {
+        let split = try await KafkaTestSupport.waitUntil(seconds: 30) {
             try first.pollBatch(maxMessages: 10, timeoutMilliseconds: 50) { _ in }
             try second.pollBatch(maxMessages: 10, timeoutMilliseconds: 50) { _ in }
             return try first.assignment().count == 2 && second.assignment().count == 2

@@ -9,7 +9,7 @@ struct KafkaProducerHeadersTests {
     /// partitioner refuses the message (a topic the client knows to be absent) and crashes the
     /// process (fixed upstream in 2.12.0). ``KafkaProducer`` passes an owned `VTYPE_HEADERS` list.
     @Test("sending with headers to a topic known to be absent throws instead of crashing")
-    func absentTopicWithHeaders() throws {
+    func absentTopicWithHeaders() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("absent")
         cluster.setTopicError(topic, code: KafkaError.Code.unknownTopicOrPartition)
@@ -22,7 +22,7 @@ struct KafkaProducerHeadersTests {
         var token: UInt64 = 0
         // The first sends are queued until metadata says the topic does not exist; after that,
         // sends are refused at once by the partitioner.
-        KafkaTestSupport.waitUntil(seconds: 10) {
+        await KafkaTestSupport.waitUntil(seconds: 10) {
             token += 1
             do {
                 try [UInt8](repeating: 7, count: 10).withUnsafeBytes {

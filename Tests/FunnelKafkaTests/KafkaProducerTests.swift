@@ -6,7 +6,7 @@ import Testing
 @Suite("Producer faults, statistics and errors", .serialized, .timeLimit(.minutes(1)))
 struct KafkaProducerTests {
     @Test("messages sent while the broker is down are delivered after it comes back")
-    func brokerDown() throws {
+    func brokerDown() async throws {
         let cluster = try KafkaMockCluster(brokers: 1)
         let topic = KafkaTestSupport.unique("outage")
         try cluster.createTopic(topic, partitions: 1)
@@ -16,7 +16,7 @@ struct KafkaProducerTests {
         let errors = Collected<KafkaError>()
         producer.onError = { errors.append($0) }
         // Warm up: leader known, connection established.
-        #expect(try KafkaTestSupport.produceAndWait(
+        #expect(try await KafkaTestSupport.produceAndWait(
             producer, topic: topic, messages: [(key: nil, value: [1], headers: [])]).isEmpty)
 
         cluster.setBrokerDown(1)
@@ -27,7 +27,7 @@ struct KafkaProducerTests {
             }
         }
         var reports: [(UInt64, KafkaError?)] = []
-        KafkaTestSupport.waitUntil(seconds: 1.5) {
+        await KafkaTestSupport.waitUntil(seconds: 1.5) {
             producer.poll(timeoutMilliseconds: 100)
             producer.drainDeliveryReports { reports.append(($0, $1)) }
             return false
@@ -49,7 +49,7 @@ struct KafkaProducerTests {
     }
 
     @Test("transient produce errors injected on the broker are retried by the idempotent producer")
-    func injectedProduceErrors() throws {
+    func injectedProduceErrors() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("inject")
         try cluster.createTopic(topic, partitions: 1)
@@ -61,7 +61,7 @@ struct KafkaProducerTests {
             apiKey: 0,  // Produce
             errors: [KafkaError.Code.notLeaderForPartition, 19 /* NOT_ENOUGH_REPLICAS */]
         )
-        let failures = try KafkaTestSupport.produceAndWait(
+        let failures = try await KafkaTestSupport.produceAndWait(
             producer,
             topic: topic,
             messages: (0..<10).map { (key: nil, value: [UInt8($0)], headers: []) }
@@ -71,7 +71,7 @@ struct KafkaProducerTests {
     }
 
     @Test("statistics are parsed for producer and consumer")
-    func statistics() throws {
+    func statistics() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("stats")
         try cluster.createTopic(topic, partitions: 2)
@@ -81,10 +81,10 @@ struct KafkaProducerTests {
         let producerStats = Collected<KafkaStatistics>()
         producer.onStatistics = { producerStats.append($0) }
         let count = 50
-        #expect(try KafkaTestSupport.produceAndWait(
+        #expect(try await KafkaTestSupport.produceAndWait(
             producer, topic: topic,
             messages: (0..<count).map { (key: "k\($0)", value: [UInt8($0)], headers: []) }).isEmpty)
-        let producerSaw = KafkaTestSupport.waitUntil(seconds: 5) {
+        let producerSaw = await KafkaTestSupport.waitUntil(seconds: 5) {
             producer.poll(timeoutMilliseconds: 100)
             return producerStats.snapshot.contains { $0.txMessages >= Int64(count) }
         }
@@ -104,7 +104,7 @@ struct KafkaProducerTests {
         consumer.onStatistics = { consumerStats.append($0) }
         try consumer.subscribe(topics: [topic])
         var consumed = 0
-        let consumerSaw = try KafkaTestSupport.waitUntil(seconds: 30) {
+        let consumerSaw = try await KafkaTestSupport.waitUntil(seconds: 30) {
             consumed += try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) { message in
                 try consumer.storeOffset(topic: message.topic, partition: message.partition, offset: message.offset + 1)
             }

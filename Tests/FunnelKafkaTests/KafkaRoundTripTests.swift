@@ -6,7 +6,7 @@ import Testing
 @Suite("Produce and consume on the mock cluster", .serialized, .timeLimit(.minutes(1)))
 struct KafkaRoundTripTests {
     @Test("keyed messages with headers round-trip with per-partition order")
-    func roundTrip() throws {
+    func roundTrip() async throws {
         let cluster = try KafkaMockCluster(brokers: 1)
         let topic = KafkaTestSupport.unique("roundtrip")
         try cluster.createTopic(topic, partitions: 4)
@@ -25,7 +25,7 @@ struct KafkaRoundTripTests {
                 ]
             )
         }
-        let failures = try KafkaTestSupport.produceAndWait(producer, topic: topic, messages: messages)
+        let failures = try await KafkaTestSupport.produceAndWait(producer, topic: topic, messages: messages)
         #expect(failures.isEmpty, "\(failures)")
 
         let consumer = try KafkaConsumer(
@@ -34,7 +34,7 @@ struct KafkaRoundTripTests {
         )
         try consumer.subscribe(topics: [topic])
         var consumed: [ConsumedMessage] = []
-        try KafkaTestSupport.waitUntil(seconds: 40) {
+        try await KafkaTestSupport.waitUntil(seconds: 40) {
             try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) {
                 consumed.append(ConsumedMessage($0))
             }
@@ -78,7 +78,7 @@ struct KafkaRoundTripTests {
 
         // Everything consumed: cached lag reaches zero for every assigned partition.
         var lag: [TopicPartition: Int64] = [:]
-        KafkaTestSupport.waitUntil(seconds: 5) {
+        await KafkaTestSupport.waitUntil(seconds: 5) {
             _ = try? consumer.pollBatch(maxMessages: 1, timeoutMilliseconds: 100) { _ in }
             lag = (try? consumer.lag()) ?? [:]
             return lag.count == 4 && lag.values.allSatisfy { $0 == 0 }
@@ -89,7 +89,7 @@ struct KafkaRoundTripTests {
     }
 
     @Test("a null value arrives as payload == nil, an empty value as an empty buffer")
-    func tombstone() throws {
+    func tombstone() async throws {
         let cluster = try KafkaMockCluster()
         let topic = KafkaTestSupport.unique("tombstone")
         try cluster.createTopic(topic, partitions: 1)
@@ -97,7 +97,7 @@ struct KafkaRoundTripTests {
             configuration: KafkaTestSupport.producerConfig(cluster),
             logger: KafkaTestSupport.logger()
         )
-        let failures = try KafkaTestSupport.produceAndWait(
+        let failures = try await KafkaTestSupport.produceAndWait(
             producer,
             topic: topic,
             messages: [
@@ -115,7 +115,7 @@ struct KafkaRoundTripTests {
         consumer.onPartitionEOF = { endOfPartition.append(($0, $1)) }
         try consumer.subscribe(topics: [topic])
         var consumed: [ConsumedMessage] = []
-        try KafkaTestSupport.waitUntil(seconds: 30) {
+        try await KafkaTestSupport.waitUntil(seconds: 30) {
             try consumer.pollBatch(maxMessages: 10, timeoutMilliseconds: 100) {
                 consumed.append(ConsumedMessage($0))
             }

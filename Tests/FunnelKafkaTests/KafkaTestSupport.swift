@@ -40,11 +40,17 @@ enum KafkaTestSupport {
     }
 
     /// Repeats `step` until it returns true or `seconds` pass; returns whether it succeeded.
+    ///
+    /// Between steps the task sleeps, giving its cooperative thread back: the tests run on the
+    /// same small pool as the daemon's pipeline tests, and a loop that held its thread for the
+    /// whole wait (up to 40 s) would stall the pipelines beside it (two threads on this machine).
+    /// A step's own blocking poll should stay short (≤ 100 ms).
     @discardableResult
-    static func waitUntil(seconds: Double, _ step: () throws -> Bool) rethrows -> Bool {
+    static func waitUntil(seconds: Double, _ step: () throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try step() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return false
     }
@@ -56,7 +62,7 @@ enum KafkaTestSupport {
         topic: String,
         messages: [(key: String?, value: [UInt8]?, headers: [KafkaHeader])],
         seconds: Double = 20
-    ) throws -> [(UInt64, KafkaError)] {
+    ) async throws -> [(UInt64, KafkaError)] {
         for (index, message) in messages.enumerated() {
             try withOptionalBytes(message.key.map { Array($0.utf8) }) { key in
                 try withOptionalBytes(message.value) { value in
@@ -72,8 +78,8 @@ enum KafkaTestSupport {
         }
         var delivered = Set<UInt64>()
         var failures: [(UInt64, KafkaError)] = []
-        waitUntil(seconds: seconds) {
-            producer.poll(timeoutMilliseconds: 100)
+        await waitUntil(seconds: seconds) {
+            producer.poll(timeoutMilliseconds: 50)
             producer.drainDeliveryReports { token, error in
                 delivered.insert(token)
                 if let error { failures.append((token, error)) }
