@@ -81,4 +81,33 @@ import Testing
         #expect(value("stage:viewed*category_purchase_lift") == hot)
         #expect(value("session_category_purchase_lift") == hot)
     }
+
+    /// The lift's weight starts at 1, so before the first label an event's score follows its
+    /// category's purchase rate: sigmoid(logit(prior) + lift).
+    @Test(arguments: [ModelConfig.Optimizer.ftrl, .adagrad])
+    func anUntrainedModelScoresByTheCategoryLift(optimizer: ModelConfig.Optimizer) throws {
+        var config = ModelFixture.config()
+        config.model.optimizer = optimizer
+        let fresh = try #require(try Engine(config: config).model)
+        #expect(abs(fresh.learner.weight(fresh.features.slot(of: .categoryLift)) - 1) < 1e-5)
+        // Purchases resolve and teach nothing while no prediction is pending; they only count.
+        var history: [Event] = []
+        for i in 0..<40 { history.append(ModelFixture.event("buyer\(i)", 10 + Double(i), .purchase, item: "hot")) }
+        func firstScore(item: String) throws -> (score: Double, lift: Double) {
+            var engine = try Engine(config: config)
+            let sink = ModelFixture.run(history + [ModelFixture.event("new", 100, .view, item: item)], engine: &engine)
+            let model = try #require(engine.model)
+            let lift = model.rates.lift(key: CategoryRates.key(ofCategory: StableHash.hash("c-" + item)))
+            return (try #require(sink.scores.first).p, Double(lift))
+        }
+        let prior = config.model.priorRate
+        func expected(_ lift: Double) -> Double { 1 / (1 + exp(-(log(prior / (1 - prior)) + lift))) }
+        let hot = try firstScore(item: "hot")
+        let unseen = try firstScore(item: "unseen")
+        #expect(hot.lift > 0.5)
+        #expect(abs(unseen.lift - log(50.0 / 51.0)) < 1e-5)  // its own event: 1 event, no purchase
+        #expect(abs(hot.score - expected(hot.lift)) < 1e-6)
+        #expect(abs(unseen.score - expected(unseen.lift)) < 1e-6)
+        #expect(hot.score > 2 * unseen.score)
+    }
 }

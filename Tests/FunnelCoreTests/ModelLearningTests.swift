@@ -51,9 +51,14 @@ struct ModelLearningTests {
 
     /// Under the horizon policy a resolved label must not move any score before its horizon has
     /// closed; a purchase only changes other users' scores once t + H < watermark.
+    ///
+    /// Both streams hold the same purchase event (time, item, category), so every statistic of past
+    /// events (the category rates) is the same in both: only who bought differs, and with it the label.
     @Test func noLeakageBeforeHorizon() throws {
-        let base = (0..<300).map { ModelFixture.event("u\($0 % 40)", Double($0) * 10, .view, item: "i\($0 % 7)") }
-        var withBuy = base
+        let views = (0..<300).map { ModelFixture.event("u\($0 % 40)", Double($0) * 10, .view, item: "i\($0 % 7)") }
+        var base = views
+        base.insert(ModelFixture.event("stranger", 15, .purchase), at: 2)  // resolves nothing
+        var withBuy = views
         withBuy.insert(ModelFixture.event("u1", 15, .purchase), at: 2)  // resolves u1's prediction at 10
         var a = try Engine(config: ModelFixture.config(delay: .horizon))
         var b = try Engine(config: ModelFixture.config(delay: .horizon))

@@ -29,6 +29,10 @@ public struct ConversionModel: Sendable {
         features = FeatureExtractor(hashBits: config.hashBits, windowSeconds: windowSeconds,
                                     horizonSeconds: config.horizonSeconds)
         learner = OnlineLogistic(config: config)
+        // The category lift is a log rate ratio: under a multiplicative model its coefficient is 1,
+        // so the learner starts there (like a GLM offset) and learns the correction, instead of
+        // earning the weight from labels half an hour late (docs/model.md, "Category purchase rates").
+        learner.seed(slot: features.slot(of: .categoryLift), weight: 1)
         rates = CategoryRates(halfLifeSeconds: config.categoryHalfLifeSeconds)
         pending = PendingStore(capacity: config.pendingCapacity)
         quality = ProgressiveQuality(threshold: config.threshold, window: config.qualityWindow,

@@ -122,6 +122,9 @@ public struct FeatureExtractor: Sendable {
         fingerprint = fp
     }
 
+    /// The slot of an unkeyed template's first bin.
+    func slot(of template: Template) -> Int { Int(base[template.rawValue]) }
+
     // MARK: - Extraction
 
     /// Builds the features of `event` from `user` (which already includes the event) and `context`

@@ -33,7 +33,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var hashBits: Int = 18
     public var optimizer: Optimizer = .ftrl
     /// Learning-rate scale (α) and smoothing (β) of the per-coordinate rate α / (β + √n).
-    public var alpha: Double = 0.02
+    public var alpha: Double = 0.01
     public var beta: Double = 0.1
     public var l1: Double = 0.5
     public var l2: Double = 1

@@ -35,6 +35,20 @@ public struct OnlineLogistic: Sendable {
         state = [Float](repeating: 0, count: 2 << config.hashBits)
     }
 
+    /// Sets the weight of an untrained slot `i` to `w`, as a starting point the updates then move:
+    /// FTRL's z is chosen so that its weight formula gives `w` (with no gradient, FTRL's proximal
+    /// steps keep a weight where it is); AdaGrad stores the weight itself.
+    mutating func seed(slot i: Int, weight w: Double) {
+        switch optimizer {
+        case .ftrl:
+            let d = (beta + Double(state[2 &* i &+ 1]).squareRoot()) * inverseAlpha + l2
+            state[2 &* i] = w == 0 ? 0 : Float(-(w * d + (w > 0 ? l1 : -l1)))
+        case .adagrad:
+            state[2 &* i] = Float(w)
+        }
+        weights[i] = Float(weight(i))
+    }
+
     /// Re-derives every cached weight from the optimiser state (after loading a saved model).
     mutating func recomputeWeights() {
         for i in 0..<weights.count { weights[i] = Float(weight(i)) }
