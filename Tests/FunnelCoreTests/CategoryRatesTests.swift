@@ -53,6 +53,20 @@ import Testing
         #expect(rates.events < 1.01)
     }
 
+    /// Counts keep counting past 2^24, where a `Float` would stop: a long-running stream's decayed
+    /// total settles far above it.
+    @Test func countsKeepCountingPastFloatPrecision() {
+        var rates = CategoryRates(halfLifeSeconds: 86_400)
+        Self.feed(&rates, Self.hot, events: 1, purchaseEvery: 1, at: 0)
+        let big = Double(1 << 30)
+        rates.restore(step: rates.step, events: big, purchases: big / 100) { counts in
+            counts[2 * Int(Self.hot)] = big / 2
+        }
+        Self.feed(&rates, Self.hot, events: 3, purchaseEvery: 0, at: 0)
+        #expect(rates.events == big + 3)
+        #expect(rates.counts[2 * Int(Self.hot)] == big / 2 + 3)
+    }
+
     /// A score's vector carries the event's category lift, its cross with the funnel stage and the
     /// session's entry category lift, at the values the rates give.
     @Test func scoresCarryTheCategoryLiftFeatures() throws {

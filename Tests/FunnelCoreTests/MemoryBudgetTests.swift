@@ -54,7 +54,7 @@ struct MemoryBudgetTests {
 
     @Test func theEngineTracksAtMostTheUsersThatFit() throws {
         var config = Self.smallTables
-        config.memoryLimitMB = 4
+        config.memoryLimitMB = 5
         let cap = config.effectiveMaxUsers
         let lines = (0..<(cap + 500)).map { jsonEvent("u\($0)", "view", base + Double($0) / 1000, item: "i") }
         let (engine, _) = try run(lines, config: config, finish: false)
@@ -99,7 +99,7 @@ struct MemoryBudgetTests {
 
     @Test func capsAndCountersSurviveACheckpoint() throws {
         var config = Self.smallTables
-        config.memoryLimitMB = 4
+        config.memoryLimitMB = 5
         let lines = (0..<300).map { jsonEvent("u\($0)", "view", base, id: "e\($0)", item: "i") }
         let (engine, _) = try run(lines, config: config, finish: false)
         let restored = try Engine(config: config, checkpoint: try engine.checkpoint())

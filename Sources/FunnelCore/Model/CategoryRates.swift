@@ -10,27 +10,29 @@
 ///
 /// Categories are keyed by the same 16-bit fingerprint as ``UserRecord/sessionCategory`` (the top
 /// bits of the category key, low bit set), so the session's entry category has a rate too. The table
-/// is fixed: 2^16 slots of two `Float`s (512 KiB), no allocation per event. Colliding categories
+/// is fixed: 2^16 slots of two `Double`s (1 MiB), no allocation per event. Colliding categories
 /// share a rate. Counts halve every `halfLife` of event time, applied in eight steps per half-life
-/// by one sweep of the table, so a long-running daemon follows a shifting catalogue.
+/// by one sweep of the table, so a long-running daemon follows a shifting catalogue. They are
+/// `Double`s because a `Float` stops counting at 2^24: at 10,000 events/s the stream's decayed total
+/// settles near 1.2 · 10^9 with the default half-life of a day.
 public struct CategoryRates: Sendable, Codable, Equatable {
     /// Pseudo-events at the stream's rate that every category starts from.
-    public static let priorEvents: Float = 50
+    public static let priorEvents: Double = 50
     static let slots = 1 << 16
     static let stepsPerHalfLife: Int64 = 8
     /// Bytes of the table.
-    public static let tableBytes = 2 * slots * MemoryLayout<Float>.stride
+    public static let tableBytes = 2 * slots * MemoryLayout<Double>.stride
 
     /// (events, purchases) per slot, interleaved.
-    private(set) var counts: [Float]
-    private(set) var events: Float = 0
-    private(set) var purchases: Float = 0
+    private(set) var counts: [Double]
+    private(set) var events: Double = 0
+    private(set) var purchases: Double = 0
     /// Length of one decay step, and the step the counts are decayed to.
     let stepMicros: Int64
     private(set) var step: Int64?
 
     public init(halfLifeSeconds: Int) {
-        counts = [Float](repeating: 0, count: 2 * Self.slots)
+        counts = [Double](repeating: 0, count: 2 * Self.slots)
         stepMicros = max(1, Int64(halfLifeSeconds) * 1_000_000 / Self.stepsPerHalfLife)
     }
 
@@ -62,12 +64,12 @@ public struct CategoryRates: Sendable, Codable, Equatable {
         let (e, p) = counts.withUnsafeBufferPointer { ($0[i], $0[i &+ 1]) }
         let rate = (purchases + 1) / (events + 100)
         let m = Self.priorEvents
-        return Float(MathShim.log(Double((p + m * rate) / ((e + m) * rate))))
+        return Float(MathShim.log((p + m * rate) / ((e + m) * rate)))
     }
 
     /// Replaces the counts with saved ones (``ModelCodec``); `fill` writes the interleaved table.
-    mutating func restore(step: Int64?, events: Float, purchases: Float,
-                          fill: (inout UnsafeMutableBufferPointer<Float>) -> Void) {
+    mutating func restore(step: Int64?, events: Double, purchases: Double,
+                          fill: (inout UnsafeMutableBufferPointer<Double>) -> Void) {
         self.step = step
         self.events = events
         self.purchases = purchases
@@ -82,7 +84,7 @@ public struct CategoryRates: Sendable, Codable, Equatable {
         }
         guard now > last else { return }
         step = now
-        let factor = Float(MathShim.exp2(-Double(min(now - last, 64 * Self.stepsPerHalfLife)) / Double(Self.stepsPerHalfLife)))
+        let factor = MathShim.exp2(-Double(min(now - last, 64 * Self.stepsPerHalfLife)) / Double(Self.stepsPerHalfLife))
         events *= factor
         purchases *= factor
         counts.withUnsafeMutableBufferPointer { c in

@@ -17,9 +17,9 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
 ///    72  u64  n            number of f32 state values (2 · 2^bits)
 ///    80  f32 ×n            state, interleaved per slot
 ///   ...  i64  rate step    decay step of the category rates (Int64.min: none yet)
-///   ...  f32 ×2            the stream's decayed events and purchases
+///   ...  f64 ×2            the stream's decayed events and purchases
 ///   ...  u32  k            category slots (2^16)
-///   ...  f32 ×2k           (events, purchases) per category slot, interleaved
+///   ...  f64 ×2k           (events, purchases) per category slot, interleaved
 ///   ...  u32  CRC-32       of every byte before it
 enum ModelCodec {
     static let magic: [UInt8] = Array("FPLR".utf8)
@@ -28,7 +28,7 @@ enum ModelCodec {
 
     static func encode(_ model: OnlineLogistic, rates: CategoryRates, fingerprint: UInt64) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(headerBytes + model.state.count * 4 + 24 + rates.counts.count * 4)
+        out.reserveCapacity(headerBytes + model.state.count * 4 + 32 + rates.counts.count * 8)
         out.append(contentsOf: magic)
         put(&out, formatVersion)
         put(&out, fingerprint)
@@ -78,11 +78,11 @@ enum ModelCodec {
         let n = Int(get(bytes, 72) as UInt64)
         let ratesAt = headerBytes + n * 4
         let rateCounts = 2 * CategoryRates.slots
-        guard n == 2 << bits, bytes.count == ratesAt + 20 + rateCounts * 4 + 4 else {
+        guard n == 2 << bits, bytes.count == ratesAt + 28 + rateCounts * 8 + 4 else {
             throw ModelError("state size does not match hash_bits \(bits)")
         }
-        guard Int(get(bytes, ratesAt + 16) as UInt32) == CategoryRates.slots else {
-            throw ModelError("the category-rate table has \(get(bytes, ratesAt + 16) as UInt32) slots, not \(CategoryRates.slots)")
+        guard Int(get(bytes, ratesAt + 24) as UInt32) == CategoryRates.slots else {
+            throw ModelError("the category-rate table has \(get(bytes, ratesAt + 24) as UInt32) slots, not \(CategoryRates.slots)")
         }
         var saved = config
         saved.alpha = Double(bitPattern: get(bytes, 24))
@@ -98,9 +98,9 @@ enum ModelCodec {
         let step = Int64(bitPattern: get(bytes, ratesAt))
         var rates = CategoryRates(halfLifeSeconds: config.categoryHalfLifeSeconds)
         rates.restore(step: step == .min ? nil : step,
-                      events: Float(bitPattern: get(bytes, ratesAt + 8)),
-                      purchases: Float(bitPattern: get(bytes, ratesAt + 12))) { counts in
-            for i in counts.indices { counts[i] = Float(bitPattern: get(bytes, ratesAt + 20 + i * 4)) }
+                      events: Double(bitPattern: get(bytes, ratesAt + 8)),
+                      purchases: Double(bitPattern: get(bytes, ratesAt + 16))) { counts in
+            for i in counts.indices { counts[i] = Double(bitPattern: get(bytes, ratesAt + 28 + i * 8)) }
         }
         return (model, rates)
     }
