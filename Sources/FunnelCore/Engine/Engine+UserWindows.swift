@@ -87,7 +87,7 @@ extension Engine {
             }
             u.sessionStage = max(u.sessionStage, FeatureExtractor.stage(of: event.type))
             if u.sessionCategory == 0 && event.categoryKey != 0 {
-                u.sessionCategory = UInt16(truncatingIfNeeded: event.categoryKey >> 48) | 1
+                u.sessionCategory = UserRecord.categoryFingerprint(event.categoryKey)
             }
             if u.sessionPrice == 0 && event.price > 0 && event.price.isFinite {
                 u.sessionPrice = UInt8(1 + FeatureExtractor.priceBin(event.price))
@@ -95,7 +95,7 @@ extension Engine {
             if event.itemKey != 0 || event.categoryKey != 0 {
                 for i in stride(from: 7, to: 0, by: -1) { u.recent[i] = u.recent[i - 1] }
                 let itemFP = (event.itemKey >> 40) & 0xFF_FFFF
-                let catFP = event.categoryKey == 0 ? 0 : (event.categoryKey >> 48) | 1
+                let catFP = UInt64(UserRecord.categoryFingerprint(event.categoryKey))
                 u.recent[0] = itemFP << 40 | (catFP & 0xFFFF) << 24 | (UInt64(seconds) & 0xFF_FFFF)
                 if u.recent[0] == 0 { u.recent[0] = 1 }
             }

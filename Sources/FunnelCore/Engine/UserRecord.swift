@@ -22,8 +22,9 @@ public struct UserRecord: Sendable {
     /// The input source (partition slot) whose event this user last had, -1 before any: state is
     /// handed over by partition on a rebalance (``Engine/exportPartition(source:)``).
     public internal(set) var source: Int32 = -1
-    /// The current session's entry product: category fingerprint (16 bits, 0 = none yet) and
-    /// 1 + price bin (0 = none yet) of its first product event with a category / a price.
+    /// The current session's entry product: category fingerprint (``categoryFingerprint(_:)``,
+    /// 0 = none yet) and 1 + price bin (0 = none yet) of its first product event with a category /
+    /// a price.
     public var sessionCategory: UInt16 = 0
     public var sessionPrice: UInt8 = 0
     /// Furthest funnel stage of the current session: 0 none, 1 viewed, 2 carted, 3 checkout,
@@ -114,3 +115,13 @@ extension UserRecord {
 }
 
 extension UserRecord: RawCodable {}
+
+extension UserRecord {
+    /// The 16-bit fingerprint a category key is kept as in user state (``sessionCategory``, the
+    /// recent products) and in the model's category rates: its top bits with the low bit set, so
+    /// only "no category" (key 0) reads 0.
+    @inline(__always)
+    public static func categoryFingerprint(_ categoryKey: UInt64) -> UInt16 {
+        categoryKey == 0 ? 0 : UInt16(truncatingIfNeeded: categoryKey >> 48) | 1
+    }
+}

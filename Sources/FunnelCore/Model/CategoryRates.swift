@@ -8,8 +8,8 @@
 /// on the Taobao slice this rate alone ranks the predictions at AUC 0.590 (all) and 0.620 (last 30 %).
 /// These are statistics of past events of every user (no label is read), so the protocol allows them.
 ///
-/// Categories are keyed by the same 16-bit fingerprint as ``UserRecord/sessionCategory`` (the top
-/// bits of the category key, low bit set), so the session's entry category has a rate too. The table
+/// Categories are keyed by the same 16-bit fingerprint as ``UserRecord/sessionCategory``
+/// (``UserRecord/categoryFingerprint(_:)``), so the session's entry category has a rate too. The table
 /// is fixed: 2^16 slots of two `Double`s (1 MiB), no allocation per event. Colliding categories
 /// share a rate. Counts halve every `halfLife` of event time, applied in eight steps per half-life
 /// by one sweep of the table, so a long-running daemon follows a shifting catalogue. They are
@@ -36,10 +36,10 @@ public struct CategoryRates: Sendable, Codable, Equatable {
         stepMicros = max(1, Int64(halfLifeSeconds) * 1_000_000 / Self.stepsPerHalfLife)
     }
 
-    /// The slot key of a category key (0: no category).
+    /// The slot key of a category key (0: no category): its user-state fingerprint.
     @inline(__always)
     public static func key(ofCategory categoryKey: UInt64) -> UInt16 {
-        categoryKey == 0 ? 0 : UInt16(truncatingIfNeeded: categoryKey >> 48) | 1
+        UserRecord.categoryFingerprint(categoryKey)
     }
 
     /// Counts one accepted event of category `key` (0: counted in the stream's totals only).

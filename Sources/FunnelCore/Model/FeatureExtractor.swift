@@ -202,12 +202,17 @@ public struct FeatureExtractor: Sendable {
         put(.stagePurchases, stage * 3 + min(Int(user.purchases), 2))
         put(.stageSessions, stage * 4 + Self.smallBin(Int(user.sessions) - 1))
         put(.stageGap, stage * Self.gapLabels.count + gap)
-        if event.categoryKey != 0 {
-            let lift = rates.lift(key: CategoryRates.key(ofCategory: event.categoryKey))
+        let category = CategoryRates.key(ofCategory: event.categoryKey)
+        let lift = rates.lift(key: category)
+        if category != 0 {
             put(.categoryLift, 0, value: lift)
             put(.stageCategoryLift, stage, value: lift)
         }
-        if user.sessionCategory != 0 { put(.sessionCategoryLift, 0, value: rates.lift(key: user.sessionCategory)) }
+        if user.sessionCategory != 0 {
+            // Mostly the event's own category: its lift is already at hand.
+            let sessionLift = user.sessionCategory == category ? lift : rates.lift(key: user.sessionCategory)
+            put(.sessionCategoryLift, 0, value: sessionLift)
+        }
 
         // Last: the per-window counts, the only templates whose number varies.
         for w in 0..<windowCount {

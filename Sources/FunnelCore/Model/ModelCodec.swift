@@ -8,7 +8,7 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
 /// The saved-model binary format, version 2 (docs/model-format.md). Little-endian throughout:
 ///
 ///     0  "FPLR"            magic
-///     4  u32  1            format version
+///     4  u32  2            format version
 ///     8  u64  fingerprint  feature layout (FeatureExtractor.fingerprint)
 ///    16  u32  hash bits
 ///    20  u8   optimizer    0 = FTRL-Proximal, 1 = AdaGrad; then 3 zero bytes
