@@ -90,4 +90,35 @@ import Testing
         #expect(values.prefix(5).compactMap { $0 as? String } == ["bias", "type=\"view\"", "tab\there", "visit", "chéckout"])
         #expect(values[5] is NSNull)
     }
+
+    /// Score records spell their keys as a few literal fragments: every field must still read
+    /// back as JSON, with the schema name, and the `top` list's commas right for 0, 1 and 3 entries.
+    @Test(arguments: [0, 1, 3])
+    func scoreRecordReadsBackWithEveryField(topCount: Int) throws {
+        let line = jsonEvent(#"u\"7"#, "view", 1_700_000_000.25, id: "e-1", item: "i1")
+        let mapping = try CompiledMapping(.canonicalJSON)
+        let event = try #require(decode(line, mapping).event)
+        var prediction = Prediction()
+        prediction.probability = 0.0421
+        for k in 0..<topCount { prediction.offer(name: UInt16(k), contribution: Double(k + 1) * -0.5) }
+        let score = ModelScore(seq: 12, prediction: prediction, version: 99, step: 1)
+        let names = ScoreRecord.Names(features: ["bias", "type:view", "stage:carted"], steps: ["visit", "product_view"])
+        var buffer = JSONBuffer()
+        Array(line.utf8).withUnsafeBytes { ScoreRecord.encode(score, event: event, record: $0, names: names, into: &buffer) }
+        let object = try #require(try Self.readBack(buffer) as? [String: Any])
+        #expect(object["schema"] as? String == ScoreRecord.schema)
+        #expect(object["seq"] as? Int == 12)
+        #expect(object["event_id"] as? String == "e-1")
+        #expect(object["user"] as? String == #"u"7"#)
+        #expect(object["event_time_ms"] as? Int == 1_700_000_000_250)
+        #expect(object["score"] as? Double == 0.0421)
+        #expect(object["model_version"] as? Int == 99)
+        #expect(object["step"] as? String == "product_view")
+        let top = try #require(object["top"] as? [[String: Any]])
+        #expect(top.count == topCount)
+        // Largest |contribution| first.
+        #expect(top.compactMap { $0["feature"] as? String } == ["bias", "type:view", "stage:carted"].prefix(topCount).reversed())
+        #expect(top.compactMap { $0["contribution"] as? Double } == (0..<topCount).map { Double(topCount - $0) * -0.5 })
+        #expect(object.count == 9)
+    }
 }

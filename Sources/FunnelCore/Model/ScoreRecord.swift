@@ -1,7 +1,7 @@
 /// The JSON shape of one live score (`scores.jsonl`, schemas/score.schema.json).
 public enum ScoreRecord {
+    /// Also spelled inside the literal that opens every record in ``encode``.
     public static let schema = "funnelpulse.score.v1"
-    private static let schemaJSON = EncodedStrings([schema])
 
     /// The feature and step names a score record may carry, encoded as JSON strings once (not
     /// escaped again for every score): ``FeatureExtractor/names`` and
@@ -26,25 +26,27 @@ public enum ScoreRecord {
                               pseudonymizedUser: UnsafeRawBufferPointer? = nil,
                               into out: inout JSONBuffer) {
         out.beginObject()
-        out.key("schema"); schemaJSON.write(0, into: &out)
-        out.key("seq"); out.int(score.seq)
-        out.key("event_id")
+        out.fragment(#""schema":"funnelpulse.score.v1","seq":"#)
+        out.int(score.seq)
+        out.fragment(#","event_id":"#)
         if event.eventID.isPresent { out.string(event.eventID, in: record) } else { out.null() }
-        out.key("user")
+        out.fragment(#","user":"#)
         if let pseudonymizedUser { out.bytesAsString(pseudonymizedUser) } else { out.string(event.user, in: record) }
-        out.key("event_time_ms"); out.int(event.timestamp / 1000)
-        out.key("score"); out.double(score.probability, decimals: 7)
-        out.key("model_version"); out.int(score.version)
-        out.key("step")
+        out.fragment(#","event_time_ms":"#)
+        out.int(event.timestamp / 1000)
+        out.fragment(#","score":"#)
+        out.double(score.probability, decimals: 7)
+        out.fragment(#","model_version":"#)
+        out.int(score.version)
+        out.fragment(#","step":"#)
         names.steps.write(score.step, into: &out)
-        out.key("top")
-        out.beginArray()
+        out.fragment(#","top":["#)
         for k in 0..<score.prediction.topCount {
             let id = Int(score.prediction.topNames[k])
-            out.beginObject()
-            out.key("feature")
+            out.fragment(k == 0 ? #"{"feature":"# : #",{"feature":"#)
             if id < names.features.count { names.features.write(id, into: &out) } else { out.string("?") }
-            out.key("contribution"); out.double(score.prediction.topContributions[k], decimals: 5)
+            out.fragment(#","contribution":"#)
+            out.double(score.prediction.topContributions[k], decimals: 5)
             out.endObject()
         }
         out.endArray()

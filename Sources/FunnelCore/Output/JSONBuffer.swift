@@ -21,6 +21,15 @@ public struct JSONBuffer: Sendable {
     public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
     public mutating func newline() { bytes.append(0x0A); needsComma = false }
 
+    /// A run of JSON punctuation and keys that ends where a value starts (`,"score":`), appended
+    /// verbatim in one go: a record with a fixed shape spells its keys and separators as a few
+    /// literals instead of one ``key(_:)`` call each. The caller writes any leading comma itself.
+    @inline(__always)
+    public mutating func fragment(_ json: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: json.utf8Start, count: json.utf8CodeUnitCount))
+        needsComma = false
+    }
+
     /// `"name":` — the next value follows without a comma.
     public mutating func key(_ name: StaticString) {
         appendQuoted(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), colon: true)
