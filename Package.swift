@@ -26,6 +26,13 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // jemalloc (apt: libjemalloc-dev): the process allocator of every binary that links the daemon
+        // module, for librdkafka's per-message allocations (see ProcessAllocator).
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         // Cache prefetch hints for the engine's hash-table probes (header-only C).
         .target(name: "CPrefetch"),
         // The engine: decoding, event time, windows, funnels, model, labels, detectors. No I/O.
@@ -44,6 +51,7 @@ let package = Package(
             dependencies: [
                 "FunnelCore",
                 "FunnelKafka",
+                "CJemalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

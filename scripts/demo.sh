@@ -5,8 +5,8 @@
 #   ./scripts/demo.sh --duration 30 --no-ui # arguments go to `funnelpulse demo` (see --help)
 #
 # Needs Swift 6 on Debian bookworm (or similar). Installs librdkafka-dev (the Kafka client
-# library, which also carries the in-process mock cluster the demo runs on) and pkg-config
-# when missing — apt-get update first, through sudo when not root — then builds the release
+# library, which also carries the in-process mock cluster the demo runs on), libjemalloc-dev
+# (the process allocator) and pkg-config when missing — apt-get update first, through sudo when not root — then builds the release
 # binary and runs `funnelpulse demo`. Nothing else is downloaded and no broker is needed.
 set -euo pipefail
 
@@ -37,6 +37,7 @@ command -v swift >/dev/null 2>&1 || die "swift is not on PATH; install Swift 6 f
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   installed librdkafka-dev || missing+=(librdkafka-dev)
+  installed libjemalloc-dev || missing+=(libjemalloc-dev)
   installed pkg-config || missing+=(pkg-config)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "demo.sh: installing ${missing[*]}" >&2
@@ -45,6 +46,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   fi
 elif ! pkg-config --exists rdkafka 2>/dev/null; then
   die "librdkafka development files not found; install librdkafka (>= 2.0) with your package manager"
+elif ! pkg-config --exists jemalloc 2>/dev/null; then
+  die "jemalloc development files not found; install jemalloc (>= 5) with your package manager"
 fi
 
 echo "demo.sh: building funnelpulse (release; the first build takes a few minutes)" >&2

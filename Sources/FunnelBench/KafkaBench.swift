@@ -271,6 +271,7 @@ struct KafkaBench: ParsableCommand {
             ("first_batch_s", String(format: "%.3f", Double(firstRead &- assigned) / 1e9)),
             ("seconds", String(format: "%.3f", seconds)),
             ("events_per_s", String(format: "%.0f", Double(events) / seconds)),
+            ("allocator", ProcessAllocator.description.replacingOccurrences(of: " ", with: "-")),
         ]))
         print("RESULT throughput events_per_s=\(Int(Double(events) / seconds))")
     }

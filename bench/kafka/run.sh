@@ -179,6 +179,8 @@ lat() {
   printf '\nKafka end-to-end benchmark: N=%s events (%s B avg JSON, keyed by user), Tansu partitions=%s, mock partitions=%s\n' \
     "$N" "$AVG_BYTES" "$PARTITIONS" "$MOCK_PARTITIONS"
   printf '%-58s %s\n' "figure" "value"
+  printf '%-58s %s\n' "FunnelPulse allocator" \
+    "$(sed -n 's/.*allocator=\([^ ]*\).*/\1/p' "$LOGS/mock-throughput.out" | tail -n1)"
   printf '%-58s %s\n' "kcat produce to Tansu via proxy (msg/s)" "$KCAT_RATE"
   printf '%-58s %s\n' "kcat consume of the same topic via proxy (msg/s)" "$KCAT_CONSUME"
   printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model on (events/s)" "${TANSU_EPS:-failed}" "$(ratio "$TANSU_EPS" "$KCAT_RATE")"

@@ -34,6 +34,7 @@ fp_as_root() {
 fp_ensure_system_packages() {
   local missing=()
   dpkg-query -W -f='${Status}' librdkafka-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(librdkafka-dev)
+  dpkg-query -W -f='${Status}' libjemalloc-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libjemalloc-dev)
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)   # SwiftPM resolves CRdKafka through it
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
@@ -47,6 +48,7 @@ fp_ensure_system_packages() {
   # Resolve the interpreter once (skips wrapper shims such as pyenv's on every later call).
   FP_PYTHON=$(python3 -c 'import sys; print(sys.executable)')
   pkg-config --exists rdkafka || fp_die "pkg-config cannot find rdkafka after installing librdkafka-dev"
+  pkg-config --exists jemalloc || fp_die "pkg-config cannot find jemalloc after installing libjemalloc-dev"
   command -v kcat >/dev/null 2>&1 || fp_die "kcat is not available after installing it"
 }
 

@@ -45,6 +45,7 @@ enum ConfigRedaction {
             "http": .string(config.http.enabled ? "\(config.http.host):\(config.http.port)" : "disabled"),
             "log": .string("\(config.log.level)/\(config.log.format)"),
             "shutdown_grace_seconds": .stringConvertible(config.shutdownGraceSeconds),
+            "allocator": .string(ProcessAllocator.description),
             "privacy": .string(privacy(config.privacy)),
             "funnels": .array(config.engine.funnels.map { .string($0.name) }),
             "model": .stringConvertible(config.engine.model.enabled),
