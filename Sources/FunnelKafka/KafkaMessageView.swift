@@ -11,6 +11,24 @@ public struct KafkaHeader: Hashable, Sendable {
     }
 }
 
+/// A header for the per-record `KafkaProducer.send(topic: KafkaTopic, …)`: a constant name and a
+/// borrowed value, valid for the duration of the send (librdkafka copies both).
+public struct KafkaHeaderView {
+    public var name: StaticString
+    public var value: UnsafeRawBufferPointer
+
+    public init(name: StaticString, value: UnsafeRawBufferPointer) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A producer's handle on one topic, from ``KafkaProducer/topic(_:)``; valid while the producer lives.
+public struct KafkaTopic: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let name: String
+}
+
 /// A borrowed view of one consumed message, valid only inside the `body` closure of
 /// ``KafkaConsumer/pollBatch(maxMessages:timeoutMilliseconds:_:)``.
 ///

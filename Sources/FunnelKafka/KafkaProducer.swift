@@ -88,13 +88,55 @@ public final class KafkaProducer: @unchecked Sendable {
         token: UInt64,
         partition: Int32? = nil
     ) throws(KafkaError) {
-        let topicHandle = try self.topicHandle(topic)
+        try send(topic: self.topic(topic), key: key, value: value, headerCount: headers.count, token: token,
+                 partition: partition) { list in
+            for header in headers {
+                // Copies name and value; fails only on a read-only list, which a new one is not.
+                _ = header.value.withUnsafeBytes { bytes in
+                    rd_kafka_header_add(list, header.name, -1, bytes.isEmpty ? nil : bytes.baseAddress, bytes.count)
+                }
+            }
+        }
+    }
+
+    /// The per-record form of ``send(topic:key:value:headers:token:partition:)``: a topic resolved
+    /// once and headers borrowed from the caller, so the Swift side allocates nothing per message.
+    public func send(
+        topic: KafkaTopic,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        headers: UnsafeBufferPointer<KafkaHeaderView>,
+        token: UInt64,
+        partition: Int32? = nil
+    ) throws(KafkaError) {
+        try send(topic: topic, key: key, value: value, headerCount: headers.count, token: token,
+                 partition: partition) { list in
+            for header in headers {
+                _ = header.name.withUTF8Buffer { name in
+                    name.withMemoryRebound(to: CChar.self) { name in
+                        rd_kafka_header_add(list, name.baseAddress, name.count,
+                                            header.value.isEmpty ? nil : header.value.baseAddress, header.value.count)
+                    }
+                }
+            }
+        }
+    }
+
+    private func send(
+        topic: KafkaTopic,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        headerCount: Int,
+        token: UInt64,
+        partition: Int32?,
+        addHeaders: (OpaquePointer) -> Void
+    ) throws(KafkaError) {
         var attempt = 0
         while true {
-            guard let error = produce(topicHandle, key, value, headers, token, partition) else { return }
+            guard let error = produce(topic.handle, key, value, headerCount, addHeaders, token, partition) else { return }
             let kafkaError = KafkaError(consuming: error)
             guard kafkaError.code == KafkaError.Code.queueFull, attempt < queueFullRetries else {
-                throw kafkaError.with(topic: topic)
+                throw kafkaError.with(topic: topic.name)
             }
             attempt += 1
             rd_kafka_poll(handle, queueFullPollMilliseconds)
@@ -112,18 +154,14 @@ public final class KafkaProducer: @unchecked Sendable {
         _ topic: OpaquePointer,
         _ key: UnsafeRawBufferPointer?,
         _ value: UnsafeRawBufferPointer?,
-        _ headers: [KafkaHeader],
+        _ headerCount: Int,
+        _ addHeaders: (OpaquePointer) -> Void,
         _ token: UInt64,
         _ partition: Int32?
     ) -> OpaquePointer? {
         var headerList: OpaquePointer?
-        if !headers.isEmpty, let list = rd_kafka_headers_new(headers.count) {
-            for header in headers {
-                // Copies name and value; fails only on a read-only list, which a new one is not.
-                _ = header.value.withUnsafeBytes { bytes in
-                    rd_kafka_header_add(list, header.name, -1, bytes.isEmpty ? nil : bytes.baseAddress, bytes.count)
-                }
-            }
+        if headerCount > 0, let list = rd_kafka_headers_new(headerCount) {
+            addHeaders(list)
             headerList = list
         }
         let count = 4 + (key == nil ? 0 : 1) + (headerList == nil ? 0 : 1) + (partition == nil ? 0 : 1)
@@ -171,9 +209,9 @@ public final class KafkaProducer: @unchecked Sendable {
         UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
     )
 
-    /// Topic handles are created once per name and kept: `rd_kafka_topic_new` takes a lock and
-    /// allocates, which the per-message path must not do.
-    private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
+    /// The handle of topic `name`, created on first use and kept: `rd_kafka_topic_new` takes a lock
+    /// and allocates, which the per-message path must not do. Resolve once, then send with it.
+    public func topic(_ name: String) throws(KafkaError) -> KafkaTopic {
         let result: OpaquePointer? = topics.withLock { cache in
             if let cached = cache[name] { return cached }
             guard let created = rd_kafka_topic_new(handle, name, nil) else { return nil }
@@ -183,7 +221,7 @@ public final class KafkaProducer: @unchecked Sendable {
         guard let result else {
             throw KafkaError(rd_kafka_last_error(), topic: name)
         }
-        return result
+        return KafkaTopic(handle: result, name: name)
     }
 
     // MARK: - Delivery

@@ -5,6 +5,68 @@ import Testing
 
 @Suite("Produce and consume on the mock cluster", .serialized, .timeLimit(.minutes(1)))
 struct KafkaRoundTripTests {
+    /// The per-record path the daemon's publisher uses: a topic resolved once and headers
+    /// borrowed from the stack (a constant name, a value that changes per message, an empty one).
+    @Test("messages sent with a topic handle and borrowed headers arrive with those headers")
+    func borrowedHeadersRoundTrip() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        let name = KafkaTestSupport.unique("borrowed")
+        try cluster.createTopic(name, partitions: 2)
+        let producer = try KafkaProducer(
+            configuration: KafkaTestSupport.producerConfig(cluster), logger: KafkaTestSupport.logger())
+        let topic = try producer.topic(name)
+        #expect(topic.name == name)
+        let count = 50
+        for index in 0..<count {
+            let sequence = Array(String(index * 1_000_003).utf8)
+            try sequence.withUnsafeBytes { sequence in
+                try Array("s.v1".utf8).withUnsafeBytes { schema in
+                    let headers = [KafkaHeaderView(name: "schema", value: schema),
+                                   KafkaHeaderView(name: "seq", value: sequence),
+                                   KafkaHeaderView(name: "empty", value: UnsafeRawBufferPointer(start: nil, count: 0))]
+                    try headers.withUnsafeBufferPointer { headers in
+                        try Array("event-\(index)".utf8).withUnsafeBytes { value in
+                            try Array("user-\(index % 7)".utf8).withUnsafeBytes { key in
+                                try producer.send(topic: topic, key: key, value: value, headers: headers,
+                                                  token: UInt64(index))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var delivered = 0
+        await KafkaTestSupport.waitUntil(seconds: 20) {
+            producer.poll(timeoutMilliseconds: 50)
+            producer.drainDeliveryReports { _, error in
+                #expect(error == nil, "\(String(describing: error))")
+                delivered += 1
+            }
+            return delivered == count
+        }
+        #expect(delivered == count)
+
+        let consumer = try KafkaConsumer(
+            configuration: KafkaTestSupport.consumerConfig(cluster, group: KafkaTestSupport.unique("g")),
+            logger: KafkaTestSupport.logger())
+        try consumer.subscribe(topics: [name])
+        var consumed: [ConsumedMessage] = []
+        try await KafkaTestSupport.waitUntil(seconds: 40) {
+            try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) { consumed.append(ConsumedMessage($0)) }
+            return consumed.count >= count
+        }
+        #expect(consumed.count == count)
+        for message in consumed {
+            let index = Int(String(decoding: message.value ?? [], as: UTF8.self).dropFirst("event-".count)) ?? -1
+            #expect(message.key == "user-\(index % 7)")
+            #expect(message.headers == [
+                KafkaHeader(name: "schema", value: Array("s.v1".utf8)),
+                KafkaHeader(name: "seq", value: Array(String(index * 1_000_003).utf8)),
+                KafkaHeader(name: "empty", value: []),
+            ])
+        }
+    }
+
     @Test("keyed messages with headers round-trip with per-partition order")
     func roundTrip() async throws {
         let cluster = try KafkaMockCluster(brokers: 1)

@@ -8,7 +8,8 @@ import FunnelKafka
 /// dead-letter topic (no key), funnel snapshots keyed by funnel name, scores keyed by user id
 /// (its pseudonym with `privacy.pseudonymize_user_ids`), alerts keyed by alert id (funnel
 /// alerts) or entity (fraud alerts, signals).
-/// Each carries `schema` and `model-version` headers so consumers can route without parsing.
+/// Each carries `schema` and `model-version` headers (``OutputPublisher``) so consumers can route
+/// without parsing.
 struct KafkaOutputSink: EngineSink {
     let publisher: OutputPublisher
     /// ``FeatureExtractor/names`` and the quality step names, for score records.
@@ -17,14 +18,6 @@ struct KafkaOutputSink: EngineSink {
     let pseudonymizer: UserPseudonymizer?
     private var buffer = JSONBuffer(capacity: 4096)
     private var modelVersion: UInt64 = 0
-    /// Per output kind: its headers, and the model version they carry. The version changes with
-    /// nearly every score, so only the kind being published is brought up to date.
-    private var headersByKind: [[KafkaHeader]]
-    private var headerVersions: [UInt64]
-    /// The `schema` header of each kind, built once.
-    private static let schemaHeaders = [ScoreRecord.schema, OutputRecords.funnelSnapshotSchema,
-                                        OutputRecords.deadLetterSchema, AlertRecord.schema]
-        .map { KafkaHeader(name: "schema", value: Array($0.utf8)) }
     /// Alerts published so far, by kind and state (for /metrics).
     private(set) var alertCounts = AlertCounts()
 
@@ -33,8 +26,6 @@ struct KafkaOutputSink: EngineSink {
         self.publisher = publisher
         scoreNames = ScoreRecord.Names(features: featureNames, steps: stepNames)
         self.pseudonymizer = pseudonymizer
-        headersByKind = Self.schemaHeaders.map { Self.headers(schema: $0, modelVersion: 0) }
-        headerVersions = Array(repeating: 0, count: Self.schemaHeaders.count)
     }
 
     mutating func deadLetter(_ failure: DecodeFailure, record: UnsafeRawBufferPointer, position: SourcePosition) {
@@ -91,15 +82,6 @@ struct KafkaOutputSink: EngineSink {
     }
 
     private mutating func publish(_ kind: OutputPublisher.Kind, key: UnsafeRawBufferPointer?) {
-        let index = kind.rawValue
-        if headerVersions[index] != modelVersion {
-            headerVersions[index] = modelVersion
-            headersByKind[index] = Self.headers(schema: Self.schemaHeaders[index], modelVersion: modelVersion)
-        }
-        publisher.publish(kind, key: key, value: buffer.bytes, headers: headersByKind[index])
-    }
-
-    private static func headers(schema: KafkaHeader, modelVersion: UInt64) -> [KafkaHeader] {
-        [schema, KafkaHeader(name: "model-version", value: Array(String(modelVersion).utf8))]
+        publisher.publish(kind, key: key, value: buffer.bytes, modelVersion: modelVersion)
     }
 }

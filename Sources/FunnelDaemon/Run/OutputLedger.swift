@@ -51,7 +51,8 @@ struct OutputLedger {
         var key: [UInt8] = []
         var hasKey = false
         var value: [UInt8] = []
-        var headers: [KafkaHeader] = []
+        /// The model version its `model-version` header carries (kept for re-sends).
+        var modelVersion: UInt64 = 0
         var attempts = 0
     }
 

@@ -1,3 +1,4 @@
+import FunnelCore
 import FunnelKafka
 import Logging
 
@@ -21,6 +22,16 @@ final class OutputPublisher {
         case funnel = 1
         case deadLetter = 2
         case alerts = 3
+
+        /// The `schema` header of the kind's records.
+        var schema: String {
+            switch self {
+            case .scores: ScoreRecord.schema
+            case .funnel: OutputRecords.funnelSnapshotSchema
+            case .deadLetter: OutputRecords.deadLetterSchema
+            case .alerts: AlertRecord.schema
+            }
+        }
     }
 
     let producer: KafkaProducer
@@ -34,6 +45,9 @@ final class OutputPublisher {
     private var failed: [Int]
     private var retried: [Int]
     private var retryQueue: [(token: UInt64, due: ContinuousClock.Instant)] = []
+    /// Per topic index: its producer handle (resolved on first send) and `schema` header value.
+    private var topicHandles: [KafkaTopic?]
+    private let schemaValues: [[UInt8]]
     private let logger: Logger
     private let clock = ContinuousClock()
     /// Asked while blocked on a full in-flight window: true means give up waiting (shutdown).
@@ -47,6 +61,8 @@ final class OutputPublisher {
         delivered = Array(repeating: 0, count: topics.count)
         failed = delivered
         retried = delivered
+        topicHandles = Array(repeating: nil, count: topics.count)
+        schemaValues = topics.indices.map { Array((Kind(rawValue: $0)?.schema ?? "").utf8) }
     }
 
     var unacked: Int { ledger.unacked }
@@ -55,33 +71,71 @@ final class OutputPublisher {
 
     /// Copies the record into the ledger, sends it, and blocks (serving delivery reports) while
     /// twice the in-flight limit is outstanding, so memory stays bounded inside a large batch.
-    func publish(_ kind: Kind, key: UnsafeRawBufferPointer?, value: [UInt8], headers: [KafkaHeader]) {
+    /// Every record carries a `schema` header (its kind's) and a `model-version` header.
+    func publish(_ kind: Kind, key: UnsafeRawBufferPointer?, value: [UInt8], modelVersion: UInt64) {
         let token = ledger.addOutput(topicIndex: kind.rawValue)
         ledger.withPending(token) { pending in
             pending.hasKey = key != nil
             if let key { pending.key.append(contentsOf: key) }
             pending.value.append(contentsOf: value)
-            pending.headers = headers
+            pending.modelVersion = modelVersion
         }
         send(token)
         if ledger.unacked >= 2 * settings.maxInFlight { waitForRoom() }
     }
 
+    private func topic(_ index: Int) -> Result<KafkaTopic, KafkaError> {
+        if let handle = topicHandles[index] { return .success(handle) }
+        do {
+            let handle = try producer.topic(topics[index])
+            topicHandles[index] = handle
+            return .success(handle)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Sends (or re-sends) the ledger's record `token`: its headers are built on the stack, the
+    /// model version's digits included, so a record costs the Swift side no allocation.
     private func send(_ token: UInt64) {
+        guard let topicIndex = ledger.withPending(token, { $0.topicIndex }) else { return }
+        let topic: KafkaTopic
+        switch self.topic(topicIndex) {
+        case .success(let handle): topic = handle
+        case .failure(let error):
+            deliveryFailed(token, error)
+            return
+        }
         let error: KafkaError? = ledger.withPending(token) { pending -> KafkaError? in
-            let topic = topics[pending.topicIndex]
             let hasKey = pending.hasKey
-            let headers = pending.headers
-            return pending.value.withUnsafeBytes { value -> KafkaError? in
-                pending.key.withUnsafeBytes { key -> KafkaError? in
-                    // Generic catch + cast: a typed catch here crashes Swift 6.3.1's SILGen.
-                    do {
-                        try producer.send(topic: topic, key: hasKey ? key : nil, value: value, headers: headers,
-                                          token: token)
-                        return nil
-                    } catch {
-                        return (error as? KafkaError) ?? KafkaError(
-                            code: KafkaError.Code.invalidArgument, name: "SEND", message: "\(error)")
+            var version = pending.modelVersion
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits -> KafkaError? in
+                var start = digits.count
+                repeat {
+                    start -= 1
+                    digits[start] = UInt8(truncatingIfNeeded: 48 &+ version % 10)
+                    version /= 10
+                } while version > 0
+                let versionText = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...]))
+                return schemaValues[topicIndex].withUnsafeBytes { schema -> KafkaError? in
+                    withUnsafeTemporaryAllocation(of: KafkaHeaderView.self, capacity: 2) { headers -> KafkaError? in
+                        // Trivial values: nothing to deinitialise.
+                        headers.initializeElement(at: 0, to: KafkaHeaderView(name: "schema", value: schema))
+                        headers.initializeElement(at: 1, to: KafkaHeaderView(name: "model-version", value: versionText))
+                        let headers = UnsafeBufferPointer(headers)
+                        return pending.value.withUnsafeBytes { value -> KafkaError? in
+                            pending.key.withUnsafeBytes { key -> KafkaError? in
+                                // Generic catch + cast: a typed catch here crashes Swift 6.3.1's SILGen.
+                                do {
+                                    try producer.send(topic: topic, key: hasKey ? key : nil, value: value,
+                                                      headers: headers, token: token)
+                                    return nil
+                                } catch {
+                                    return (error as? KafkaError) ?? KafkaError(
+                                        code: KafkaError.Code.invalidArgument, name: "SEND", message: "\(error)")
+                                }
+                            }
+                        }
                     }
                 }
             }
