@@ -20,6 +20,8 @@
 #                         message sets) per partition, so N events need enough partitions
 #   RATE=20000 SECONDS_MEASURED=10 WARMUP=3   latency runs
 #   MODEL_OFF=1           also run both throughput figures with engine.model.enabled: false
+#   REPEAT=3              runs per throughput figure (kcat's included); the table prints the
+#                         median and the range of the runs
 #   INPUT_LINGER=0        linger.ms of the producer offering the latency runs' input
 #   LAT_TUNED=1           also run both latency figures tuned for latency: the offering producer and
 #                         the daemon's producer at linger.ms=2, the daemon's fetch.wait.max.ms=2,
@@ -41,6 +43,7 @@ RATE=${RATE:-20000}
 SECONDS_MEASURED=${SECONDS_MEASURED:-10}
 WARMUP=${WARMUP:-3}
 MODEL_OFF=${MODEL_OFF:-1}
+REPEAT=${REPEAT:-3}
 LAT_TUNED=${LAT_TUNED:-1}
 INPUT_LINGER=${INPUT_LINGER:-0}
 read -r -a EXTRA <<<"${BENCH_ARGS:-}"
@@ -132,24 +135,42 @@ kcat_consume() {
   fp_log "kcat: consumed $N messages from $prefix.in in $(awk -v ns="$((t1 - t0))" 'BEGIN{printf "%.2f", ns/1e9}') s = $KCAT_CONSUME msg/s"
 }
 
+# Every throughput figure is the median of REPEAT runs (printed with the range): runs on this
+# 2-core machine moved by up to 30 % between two back-to-back invocations. The repetitions are
+# interleaved (all configurations once, then again) so slow stretches spread over all of them.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+range() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }'; }
+
 PREFIX="kb-$$-$RANDOM"
-kcat_load "$PREFIX"
-kcat_consume "$PREFIX"
-bench tansu-throughput --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX" --preloaded --events "$N" \
-  --partitions "$PARTITIONS" --label tansu
-TANSU_EPS=$(result events_per_s "$LOGS/tansu-throughput.out")
-
-bench mock-throughput --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock
-MOCK_EPS=$(result events_per_s "$LOGS/mock-throughput.out")
-
+KCAT_RATES=() KCAT_CONSUMES=() TANSU_RUNS=() MOCK_RUNS=() TANSU_OFF_RUNS=() MOCK_OFF_RUNS=()
+for ((rep = 1; rep <= REPEAT; rep++)); do
+  # kcat's reference: a fresh topic each repetition; the pipeline runs read the first one.
+  kcat_load "$PREFIX-r$rep"
+  KCAT_RATES+=("$KCAT_RATE")
+  kcat_consume "$PREFIX-r$rep"
+  KCAT_CONSUMES+=("$KCAT_CONSUME")
+  bench "tansu-throughput-$rep" --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX-r1" --preloaded --events "$N" \
+    --partitions "$PARTITIONS" --label tansu
+  TANSU_RUNS+=("$(result events_per_s "$LOGS/tansu-throughput-$rep.out")")
+  bench "mock-throughput-$rep" --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock
+  MOCK_RUNS+=("$(result events_per_s "$LOGS/mock-throughput-$rep.out")")
+  if [[ $MODEL_OFF == 1 ]]; then
+    bench "tansu-throughput-nomodel-$rep" --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX-r1" --preloaded \
+      --events "$N" --partitions "$PARTITIONS" --label tansu --model false
+    TANSU_OFF_RUNS+=("$(result events_per_s "$LOGS/tansu-throughput-nomodel-$rep.out")")
+    bench "mock-throughput-nomodel-$rep" --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock \
+      --model false
+    MOCK_OFF_RUNS+=("$(result events_per_s "$LOGS/mock-throughput-nomodel-$rep.out")")
+  fi
+done
+KCAT_RATE=$(median "${KCAT_RATES[@]}")
+KCAT_CONSUME=$(median "${KCAT_CONSUMES[@]}")
+TANSU_EPS=$(median "${TANSU_RUNS[@]}")
+MOCK_EPS=$(median "${MOCK_RUNS[@]}")
 TANSU_EPS_OFF= MOCK_EPS_OFF=
 if [[ $MODEL_OFF == 1 ]]; then
-  bench tansu-throughput-nomodel --mode throughput --bootstrap "$BOOT" --prefix "$PREFIX" --preloaded \
-    --events "$N" --partitions "$PARTITIONS" --label tansu --model false
-  TANSU_EPS_OFF=$(result events_per_s "$LOGS/tansu-throughput-nomodel.out")
-  bench mock-throughput-nomodel --mode throughput --events "$N" --partitions "$MOCK_PARTITIONS" --label mock \
-    --model false
-  MOCK_EPS_OFF=$(result events_per_s "$LOGS/mock-throughput-nomodel.out")
+  TANSU_EPS_OFF=$(median "${TANSU_OFF_RUNS[@]}")
+  MOCK_EPS_OFF=$(median "${MOCK_OFF_RUNS[@]}")
 fi
 
 LAT=(--mode latency --rate "$RATE" --seconds "$SECONDS_MEASURED" --warmup "$WARMUP" --partitions "$PARTITIONS")
@@ -180,15 +201,18 @@ lat() {
     "$N" "$AVG_BYTES" "$PARTITIONS" "$MOCK_PARTITIONS"
   printf '%-58s %s\n' "figure" "value"
   printf '%-58s %s\n' "FunnelPulse allocator" \
-    "$(sed -n 's/.*allocator=\([^ ]*\).*/\1/p' "$LOGS/mock-throughput.out" | tail -n1)"
-  printf '%-58s %s\n' "kcat produce to Tansu via proxy (msg/s)" "$KCAT_RATE"
-  printf '%-58s %s\n' "kcat consume of the same topic via proxy (msg/s)" "$KCAT_CONSUME"
-  printf '%-58s %s (%s of kcat)\n' "FunnelPulse through Tansu, model on (events/s)" "${TANSU_EPS:-failed}" "$(ratio "$TANSU_EPS" "$KCAT_RATE")"
-  [[ -z $TANSU_EPS_OFF ]] || printf '%-58s %s (%s of kcat produce, %s of kcat consume)\n' \
-    "FunnelPulse through Tansu, model off (events/s)" "$TANSU_EPS_OFF" "$(ratio "$TANSU_EPS_OFF" "$KCAT_RATE")" \
-    "$(ratio "$TANSU_EPS_OFF" "$KCAT_CONSUME")"
-  printf '%-58s %s\n' "FunnelPulse on mock cluster, model on (events/s)" "${MOCK_EPS:-failed}"
-  [[ -z $MOCK_EPS_OFF ]] || printf '%-58s %s\n' "FunnelPulse on mock cluster, model off (events/s)" "$MOCK_EPS_OFF"
+    "$(sed -n 's/.*allocator=\([^ ]*\).*/\1/p' "$LOGS/mock-throughput-1.out" | tail -n1)"
+  printf 'throughput rows: median of %s runs [range]\n' "$REPEAT"
+  printf '%-58s %s [%s]\n' "kcat produce to Tansu via proxy (msg/s)" "$KCAT_RATE" "$(range "${KCAT_RATES[@]}")"
+  printf '%-58s %s [%s]\n' "kcat consume of the same topic via proxy (msg/s)" "$KCAT_CONSUME" "$(range "${KCAT_CONSUMES[@]}")"
+  printf '%-58s %s [%s] (%s of kcat)\n' "FunnelPulse through Tansu, model on (events/s)" "${TANSU_EPS:-failed}" \
+    "$(range "${TANSU_RUNS[@]}")" "$(ratio "$TANSU_EPS" "$KCAT_RATE")"
+  [[ -z $TANSU_EPS_OFF ]] || printf '%-58s %s [%s] (%s of kcat produce, %s of kcat consume)\n' \
+    "FunnelPulse through Tansu, model off (events/s)" "$TANSU_EPS_OFF" "$(range "${TANSU_OFF_RUNS[@]}")" \
+    "$(ratio "$TANSU_EPS_OFF" "$KCAT_RATE")" "$(ratio "$TANSU_EPS_OFF" "$KCAT_CONSUME")"
+  printf '%-58s %s [%s]\n' "FunnelPulse on mock cluster, model on (events/s)" "${MOCK_EPS:-failed}" "$(range "${MOCK_RUNS[@]}")"
+  [[ -z $MOCK_EPS_OFF ]] || printf '%-58s %s [%s]\n' "FunnelPulse on mock cluster, model off (events/s)" "$MOCK_EPS_OFF" \
+    "$(range "${MOCK_OFF_RUNS[@]}")"
   printf '%-58s %s\n' "latency input->score @${RATE}/s, Tansu p50/p90/p99/max (ms)" "$(lat tansu)"
   printf '%-58s %s\n' "latency input->score @${RATE}/s, mock p50/p90/p99/max (ms)" "$(lat mock)"
   if [[ $LAT_TUNED == 1 ]]; then
