@@ -48,6 +48,8 @@ final class OutputPublisher {
     /// Per topic index: its producer handle (resolved on first send) and `schema` header value.
     private var topicHandles: [KafkaTopic?]
     private let schemaValues: [[UInt8]]
+    /// The `model-version` header value of the record being sent, reused.
+    private var versionText = JSONBuffer(capacity: 24)
     private let logger: Logger
     private let clock = ContinuousClock()
     /// Asked while blocked on a full in-flight window: true means give up waiting (shutdown).
@@ -95,10 +97,11 @@ final class OutputPublisher {
         }
     }
 
-    /// Sends (or re-sends) the ledger's record `token`: its headers are built on the stack, the
-    /// model version's digits included, so a record costs the Swift side no allocation.
+    /// Sends (or re-sends) the ledger's record `token`. Its headers point at reused buffers and the
+    /// stack, so a record costs the Swift side no allocation. The version is spelled by the same
+    /// ``JSONBuffer/int(_:)`` that writes a score record's `model_version`.
     private func send(_ token: UInt64) {
-        guard let topicIndex = ledger.withPending(token, { $0.topicIndex }) else { return }
+        guard let (topicIndex, version) = ledger.withPending(token, { ($0.topicIndex, $0.modelVersion) }) else { return }
         let topic: KafkaTopic
         switch self.topic(topicIndex) {
         case .success(let handle): topic = handle
@@ -106,22 +109,16 @@ final class OutputPublisher {
             deliveryFailed(token, error)
             return
         }
+        versionText.reset()
+        versionText.int(version)
         let error: KafkaError? = ledger.withPending(token) { pending -> KafkaError? in
             let hasKey = pending.hasKey
-            var version = pending.modelVersion
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits -> KafkaError? in
-                var start = digits.count
-                repeat {
-                    start -= 1
-                    digits[start] = UInt8(truncatingIfNeeded: 48 &+ version % 10)
-                    version /= 10
-                } while version > 0
-                let versionText = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...]))
-                return schemaValues[topicIndex].withUnsafeBytes { schema -> KafkaError? in
-                    withUnsafeTemporaryAllocation(of: KafkaHeaderView.self, capacity: 2) { headers -> KafkaError? in
+            return withUnsafeTemporaryAllocation(of: KafkaHeaderView.self, capacity: 2) { headers -> KafkaError? in
+                schemaValues[topicIndex].withUnsafeBytes { schema -> KafkaError? in
+                    versionText.bytes.withUnsafeBytes { versionBytes -> KafkaError? in
                         // Trivial values: nothing to deinitialise.
                         headers.initializeElement(at: 0, to: KafkaHeaderView(name: "schema", value: schema))
-                        headers.initializeElement(at: 1, to: KafkaHeaderView(name: "model-version", value: versionText))
+                        headers.initializeElement(at: 1, to: KafkaHeaderView(name: "model-version", value: versionBytes))
                         let headers = UnsafeBufferPointer(headers)
                         return pending.value.withUnsafeBytes { value -> KafkaError? in
                             pending.key.withUnsafeBytes { key -> KafkaError? in
