@@ -419,6 +419,11 @@ struct KafkaBench: ParsableCommand {
             pct(50, second.sorted())
         }
         print("p50_ms by second of sending: \(trend.joined(separator: " "))")
+        let tailTrend = state.perSecond.withLock { $0 }.map { second -> String in
+            let sorted = second.sorted()
+            return "\(pct(99, sorted))/\(pct(100, sorted))"
+        }
+        print("p99/max ms by second of sending: \(tailTrend.joined(separator: " "))")
         print("RESULT latency p50_ms=\(pct(50)) p90_ms=\(pct(90)) p99_ms=\(pct(99)) max_ms=\(pct(100))")
     }
 

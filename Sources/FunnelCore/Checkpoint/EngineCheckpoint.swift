@@ -13,7 +13,8 @@ extension Engine {
     /// 2: user records carry their source (partition handover), the engine its handover counters.
     /// 3: model feature layout 2. 4: timer and reorder queues are an in-order run plus a heap.
     /// 5: user index entries carry key tag bits. 6: the model's category rates (feature layout 3).
-    public static let checkpointVersion: UInt32 = 6
+    /// 7: pending labels as their live entries only (the store keeps them in blocks).
+    public static let checkpointVersion: UInt32 = 7
 
     /// The engine's whole state.
     public func checkpoint() throws(CheckpointError) -> [UInt8] {

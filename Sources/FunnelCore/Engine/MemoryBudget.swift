@@ -38,8 +38,8 @@ public struct MemoryBudget: Sendable, Equatable {
         if config.model.enabled {
             fixed.append(Part(name: "model", bytes: (1 << config.model.hashBits) * 3 * MemoryLayout<Float>.stride
                 + CategoryRates.tableBytes))
-            let entries = Self.powerOfTwo(atLeast: max(16, config.model.pendingCapacity))
-            fixed.append(Part(name: "pending_labels", bytes: entries * PendingStore.bytesPerEntry * 3 / 2))
+            let entries = PendingBlocks.maxEntries(capacity: max(16, config.model.pendingCapacity))
+            fixed.append(Part(name: "pending_labels", bytes: entries * PendingStore.bytesPerEntry))
         }
         if config.alerts.enabled {
             let entities = EntityDetector(config: config.alerts.entities, windowSeconds: config.windowSeconds)

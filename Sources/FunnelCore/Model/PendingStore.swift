@@ -1,40 +1,34 @@
 /// Predictions whose label is not yet known, with their frozen feature vectors.
 ///
-/// A FIFO ring in prediction order (sequence numbers; slot = seq mod size), growing by doubling up
-/// to `capacity` so small streams stay small and the steady state allocates nothing. A per-user
-/// index (user key → newest pending seq, each entry linking to the same user's previous one)
-/// lets a purchase visit only that user's k pending predictions. The index is the store's own, not
-/// the engine's user table, so a user evicted from the engine keeps their pending labels.
+/// A FIFO in prediction order (sequence numbers), stored in fixed-size blocks of entries
+/// (``PendingBlocks``): the ring takes a block from a free list when it reaches a new one and
+/// gives it back when its head leaves it, so growing never moves an entry and a store at its cap
+/// recycles its blocks without allocating. (It used to grow by doubling, which copied every live
+/// entry into fresh arrays: a pause of tens of milliseconds once it held 131,072 entries.)
+/// A per-user index (user key → newest pending seq, each entry linking to the same user's
+/// previous one) lets a purchase visit only that user's k pending predictions. The index is the
+/// store's own, not the engine's user table, so a user evicted from the engine keeps their
+/// pending labels.
 public struct PendingStore: Sendable {
     public static let width = FeatureVector.capacity
-    /// Bytes one ring entry takes across the parallel arrays, its index share included (two
-    /// index slots per entry).
+    /// Bytes one entry takes: its block share plus the per-user index, at most 4 slots per entry
+    /// (load ≥ 1/4 after a doubling) and 6 while the index doubles.
     static var bytesPerEntry: Int {
-        3 * MemoryLayout<Int64>.stride + MemoryLayout<Float>.stride + 3 + width * (MemoryLayout<UInt32>.stride
-            + MemoryLayout<Float>.stride) + 2 * (MemoryLayout<UInt64>.stride + MemoryLayout<Int64>.stride)
+        PendingBlocks.bytesPerEntry + 6 * (MemoryLayout<UInt64>.stride + MemoryLayout<Int64>.stride)
     }
 
     /// Largest number of pending predictions held at once.
     public let capacity: Int
-    private var size: Int
     /// Oldest live seq and next seq to assign; live entries are `head..<next`.
     public private(set) var head: Int64 = 0
     public private(set) var next: Int64 = 0
-
-    private var users: [UInt64]
-    private var times: [Int64]
-    private var older: [Int64]
-    private var scores: [Float]
-    private var steps: [UInt8]
-    private var flags: [UInt8]
-    private var counts: [UInt8]
-    private var indices: [UInt32]
-    private var values: [Float]
+    private var blocks: PendingBlocks
 
     /// user key → seq + 1 of the user's newest pending prediction (0 = empty); linear probing.
     private var indexKeys: [UInt64]
     private var indexSeqs: [Int64]
     private var indexMask: Int
+    private var indexCount = 0
 
     public static let positive: UInt8 = 1
     public static let learned: UInt8 = 2
@@ -44,19 +38,11 @@ public struct PendingStore: Sendable {
 
     public init(capacity: Int) {
         self.capacity = max(16, capacity)
-        size = min(Self.powerOfTwo(atLeast: self.capacity), 4096)
-        users = Array(repeating: 0, count: size)
-        times = Array(repeating: 0, count: size)
-        older = Array(repeating: -1, count: size)
-        scores = Array(repeating: 0, count: size)
-        steps = Array(repeating: 0, count: size)
-        flags = Array(repeating: 0, count: size)
-        counts = Array(repeating: 0, count: size)
-        indices = Array(repeating: 0, count: size * Self.width)
-        values = Array(repeating: 0, count: size * Self.width)
-        indexKeys = Array(repeating: 0, count: size * 2)
-        indexSeqs = Array(repeating: 0, count: size * 2)
-        indexMask = size * 2 - 1
+        blocks = PendingBlocks(capacity: self.capacity)
+        let slots = min(Self.powerOfTwo(atLeast: 2 * self.capacity), 4096)
+        indexKeys = Array(repeating: 0, count: slots)
+        indexSeqs = Array(repeating: 0, count: slots)
+        indexMask = slots - 1
     }
 
     static func powerOfTwo(atLeast n: Int) -> Int {
@@ -67,7 +53,8 @@ public struct PendingStore: Sendable {
 
     public var count: Int { Int(next - head) }
     public var isEmpty: Bool { next == head }
-    @inline(__always) private func slot(_ seq: Int64) -> Int { Int(seq) & (size - 1) }
+    /// Bytes of the blocks allocated so far (live, partly used and free ones).
+    var allocatedBytes: Int { blocks.allocatedBytes }
 
     // MARK: - Entries
 
@@ -76,40 +63,33 @@ public struct PendingStore: Sendable {
         push(user: user, time: time, score: score, step: step, features: v, indexed: true)
     }
 
-    /// `indexed: false` keeps the entry out of the per-user index (a handed-over entry moved by
-    /// ``grow()``: nothing here may label it again).
+    /// `indexed: false` keeps the entry out of the per-user index (a handed-over entry restored
+    /// from a checkpoint: nothing here may label it again).
     private mutating func push(user: UInt64, time: Int64, score: Double, step: Int, features v: borrowing FeatureVector,
                                indexed: Bool) {
-        if count == size { grow() }
+        precondition(count < capacity, "PendingStore.push on a full store")
+        if !isKnownUniquelyReferenced(&blocks) { blocks = blocks.copy() }
         let seq = next
-        let s = slot(seq)
-        users[s] = user
-        times[s] = time
-        scores[s] = Float(score)
-        steps[s] = UInt8(truncatingIfNeeded: step)
-        flags[s] = 0
-        counts[s] = UInt8(v.count)
-        let base = s * Self.width
+        let e = blocks.claim(seq)
+        e.users[e.offset] = user
+        e.times[e.offset] = time
+        e.scores[e.offset] = Float(score)
+        e.steps[e.offset] = UInt8(truncatingIfNeeded: step)
+        e.flags[e.offset] = 0
         let n = min(v.count, Self.width)
-        v.indices.span.withUnsafeBufferPointer { src in
-            indices.withUnsafeMutableBufferPointer { dst in
-                guard let d = dst.baseAddress, let from = src.baseAddress else { return }
-                (d + base).update(from: from, count: n)
-            }
-        }
-        v.values.span.withUnsafeBufferPointer { src in
-            values.withUnsafeMutableBufferPointer { dst in
-                guard let d = dst.baseAddress, let from = src.baseAddress else { return }
-                (d + base).update(from: from, count: n)
-            }
-        }
+        e.counts[e.offset] = UInt8(n)
+        let base = e.offset &* Self.width
+        v.indices.span.withUnsafeBufferPointer { if let from = $0.baseAddress { (e.indices + base).update(from: from, count: n) } }
+        v.values.span.withUnsafeBufferPointer { if let from = $0.baseAddress { (e.values + base).update(from: from, count: n) } }
         if indexed {
+            if 2 * (indexCount + 1) > indexKeys.count { growIndex() }
             let (i, found) = find(user)
-            older[s] = found ? indexSeqs[i] - 1 : -1
+            e.older[e.offset] = found ? indexSeqs[i] - 1 : -1
+            if !found { indexCount += 1 }
             indexKeys[i] = user
             indexSeqs[i] = seq + 1
         } else {
-            older[s] = -1
+            e.older[e.offset] = -1
         }
         next += 1
     }
@@ -146,13 +126,16 @@ public struct PendingStore: Sendable {
         var seqs: [Int64] = []
         collect(of: user, into: &seqs)
         removeIndex(at: i)
+        if !isKnownUniquelyReferenced(&blocks) { blocks = blocks.copy() }
         return seqs.reversed().map { seq in
-            let s = slot(seq)
-            let base = s * Self.width
-            let n = Int(counts[s])
-            let handed = Handed(user: users[s], time: times[s], score: scores[s], step: steps[s], flags: flags[s],
-                                indices: Array(indices[base..<(base + n)]), values: Array(values[base..<(base + n)]))
-            flags[s] |= Self.handedOver
+            let e = blocks.slot(seq)
+            let base = e.offset &* Self.width
+            let n = Int(e.counts[e.offset])
+            let handed = Handed(user: e.users[e.offset], time: e.times[e.offset], score: e.scores[e.offset],
+                                step: e.steps[e.offset], flags: e.flags[e.offset],
+                                indices: Array(UnsafeBufferPointer(start: e.indices + base, count: n)),
+                                values: Array(UnsafeBufferPointer(start: e.values + base, count: n)))
+            e.flags[e.offset] |= Self.handedOver
             return handed
         }
     }
@@ -160,48 +143,56 @@ public struct PendingStore: Sendable {
     /// Appends a prediction handed over by another engine (after its user's local ones: the ring
     /// is in arrival order here, so it resolves no earlier than its own horizon allows).
     mutating func push(handed e: Handed) {
-        var v = FeatureVector()
-        for k in 0..<min(e.indices.count, e.values.count, FeatureVector.capacity) {
-            v.append(index: e.indices[k], value: e.values[k], name: 0)
-        }
+        let v = Self.vector(indices: e.indices, values: e.values)
         let seq = next
         push(user: e.user, time: e.time, score: Double(e.score), step: Int(e.step), features: v)
-        flags[slot(seq)] = e.flags & (Self.positive | Self.learned)
+        setFlags(seq, e.flags & (Self.positive | Self.learned))
+    }
+
+    private static func vector(indices: some Collection<UInt32>, values: some Collection<Float>) -> FeatureVector {
+        var v = FeatureVector()
+        for (index, value) in zip(indices, values).prefix(FeatureVector.capacity) {
+            v.append(index: index, value: value, name: 0)
+        }
+        return v
     }
 
     /// The oldest pending prediction, if any.
     public var oldest: Entry? { isEmpty ? nil : entry(head) }
 
+    /// A live entry (`head <= seq < next`).
     @inline(__always)
     public func entry(_ seq: Int64) -> Entry {
-        let s = slot(seq)
-        return Entry(seq: seq, user: users[s], time: times[s], score: Double(scores[s]), step: Int(steps[s]),
-                     flags: flags[s])
+        let e = blocks.slot(seq)
+        return Entry(seq: seq, user: e.users[e.offset], time: e.times[e.offset], score: Double(e.scores[e.offset]),
+                     step: Int(e.steps[e.offset]), flags: e.flags[e.offset])
     }
 
     /// Copies the frozen features of `seq` into `v` (learning always uses this, never a recomputation).
     @inline(__always)
     public func frozen(_ seq: Int64, into v: inout FeatureVector) {
-        let s = slot(seq)
-        let base = s * Self.width
-        let n = Int(counts[s])
-        indices.withUnsafeBufferPointer { i in
-            values.withUnsafeBufferPointer { x in
-                guard let ib = i.baseAddress, let xb = x.baseAddress else { return v.removeAll() }
-                v.load(indices: ib + base, values: xb + base, count: n)
-            }
-        }
+        let e = blocks.slot(seq)
+        let base = e.offset &* Self.width
+        v.load(indices: e.indices + base, values: e.values + base, count: Int(e.counts[e.offset]))
     }
 
-    public mutating func setFlags(_ seq: Int64, _ bits: UInt8) { flags[slot(seq)] |= bits }
+    public mutating func setFlags(_ seq: Int64, _ bits: UInt8) {
+        if !isKnownUniquelyReferenced(&blocks) { blocks = blocks.copy() }
+        let e = blocks.slot(seq)
+        e.flags[e.offset] |= bits
+    }
 
     /// Removes the oldest entry (and the user's index entry when it was the user's newest).
     public mutating func popOldest() {
         guard !isEmpty else { return }
         let seq = head
-        let (i, found) = find(users[slot(seq)])
+        let (i, found) = find(entry(seq).user)
         if found && indexSeqs[i] == seq + 1 { removeIndex(at: i) }
         head += 1
+        if blocks.leaves(from: seq, to: head) {
+            if !isKnownUniquelyReferenced(&blocks) { blocks = blocks.copy() }
+            blocks.release(chunkOf: seq)
+        }
     }
 
     /// Calls `body` for each live pending prediction of `user`, newest first (O(k)).
@@ -211,7 +202,8 @@ public struct PendingStore: Sendable {
         var seq = indexSeqs[i] - 1
         while seq >= head {
             body(entry(seq))
-            seq = older[slot(seq)]
+            let e = blocks.slot(seq)
+            seq = e.older[e.offset]
         }
     }
 
@@ -249,36 +241,246 @@ public struct PendingStore: Sendable {
         }
         indexSeqs[hole] = 0
         indexKeys[hole] = 0
+        indexCount -= 1
     }
 
-    /// Doubles the ring (rare, amortised): entries move to their slot under the new size.
-    private mutating func grow() {
-        let newSize = size * 2
-        var fresh = PendingStore(capacity: capacity)
-        fresh.size = newSize
-        fresh.users = Array(repeating: 0, count: newSize)
-        fresh.times = Array(repeating: 0, count: newSize)
-        fresh.older = Array(repeating: -1, count: newSize)
-        fresh.scores = Array(repeating: 0, count: newSize)
-        fresh.steps = Array(repeating: 0, count: newSize)
-        fresh.flags = Array(repeating: 0, count: newSize)
-        fresh.counts = Array(repeating: 0, count: newSize)
-        fresh.indices = Array(repeating: 0, count: newSize * Self.width)
-        fresh.values = Array(repeating: 0, count: newSize * Self.width)
-        fresh.indexKeys = Array(repeating: 0, count: newSize * 2)
-        fresh.indexSeqs = Array(repeating: 0, count: newSize * 2)
-        fresh.indexMask = newSize * 2 - 1
-        fresh.head = head
-        fresh.next = head
-        var v = FeatureVector()
-        for seq in head..<next {
-            let e = entry(seq)
-            frozen(seq, into: &v)
-            fresh.push(user: e.user, time: e.time, score: e.score, step: e.step, features: v, indexed: !e.isHandedOver)
-            fresh.flags[fresh.slot(seq)] = e.flags
+    /// Doubles the per-user index (load stays ≤ 1/2). Only the index moves: 16 bytes per user with
+    /// pending predictions, never the entries.
+    private mutating func growIndex() {
+        let (keys, seqs) = (indexKeys, indexSeqs)
+        let slots = keys.count * 2
+        indexKeys = Array(repeating: 0, count: slots)
+        indexSeqs = Array(repeating: 0, count: slots)
+        indexMask = slots - 1
+        for k in keys.indices where seqs[k] != 0 {
+            let (i, _) = find(keys[k])
+            indexKeys[i] = keys[k]
+            indexSeqs[i] = seqs[k]
         }
-        self = fresh
     }
 }
 
-extension PendingStore: Codable {}
+// MARK: - Checkpoint form
+
+/// A checkpoint holds the live entries only, oldest first, each with its own number of features;
+/// block layout and the per-user index are rebuilt on restore (in seq order, so every user's
+/// chain of pending predictions comes back as it was).
+extension PendingStore: Codable {
+    enum CodingKeys: String, CodingKey {
+        case capacity, head, users, times, scores, steps, flags, counts, indices, values
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var users: [UInt64] = [], times: [Int64] = [], scores: [Float] = []
+        var steps: [UInt8] = [], flags: [UInt8] = [], counts: [UInt8] = []
+        var indices: [UInt32] = [], values: [Float] = []
+        for seq in head..<next {
+            let e = blocks.slot(seq)
+            users.append(e.users[e.offset])
+            times.append(e.times[e.offset])
+            scores.append(e.scores[e.offset])
+            steps.append(e.steps[e.offset])
+            flags.append(e.flags[e.offset])
+            let n = Int(e.counts[e.offset])
+            counts.append(UInt8(n))
+            let base = e.offset &* Self.width
+            indices.append(contentsOf: UnsafeBufferPointer(start: e.indices + base, count: n))
+            values.append(contentsOf: UnsafeBufferPointer(start: e.values + base, count: n))
+        }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(capacity, forKey: .capacity)
+        try c.encode(head, forKey: .head)
+        try c.encode(users, forKey: .users)
+        try c.encode(times, forKey: .times)
+        try c.encode(scores, forKey: .scores)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(flags, forKey: .flags)
+        try c.encode(counts, forKey: .counts)
+        try c.encode(indices, forKey: .indices)
+        try c.encode(values, forKey: .values)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let capacity = try c.decode(Int.self, forKey: .capacity)
+        let head = try c.decode(Int64.self, forKey: .head)
+        let users = try c.decode([UInt64].self, forKey: .users)
+        let times = try c.decode([Int64].self, forKey: .times)
+        let scores = try c.decode([Float].self, forKey: .scores)
+        let steps = try c.decode([UInt8].self, forKey: .steps)
+        let flags = try c.decode([UInt8].self, forKey: .flags)
+        let counts = try c.decode([UInt8].self, forKey: .counts)
+        let indices = try c.decode([UInt32].self, forKey: .indices)
+        let values = try c.decode([Float].self, forKey: .values)
+        let n = users.count
+        func corrupt(_ what: String) -> DecodingError {
+            .dataCorrupted(DecodingError.Context(codingPath: c.codingPath, debugDescription: "pending labels: \(what)"))
+        }
+        guard capacity >= 16, capacity <= 1 << 26, head >= 0, head <= Int64.max - Int64(capacity) else {
+            throw corrupt("capacity \(capacity) or head \(head) out of range")
+        }
+        guard n <= capacity, [times.count, scores.count, steps.count, flags.count, counts.count].allSatisfy({ $0 == n })
+        else { throw corrupt("\(n) entries with mismatched columns or above the capacity \(capacity)") }
+        let features = counts.reduce(0) { $0 + Int($1) }
+        guard counts.allSatisfy({ Int($0) <= Self.width }), indices.count == features, values.count == features else {
+            throw corrupt("feature columns do not match the entries' counts")
+        }
+        self.init(capacity: capacity)
+        self.head = head
+        next = head
+        var start = 0
+        for k in 0..<n {
+            let end = start + Int(counts[k])
+            let v = Self.vector(indices: indices[start..<end], values: values[start..<end])
+            start = end
+            let seq = next
+            push(user: users[k], time: times[k], score: Double(scores[k]), step: Int(steps[k]), features: v,
+                 indexed: flags[k] & Self.handedOver == 0)
+            setFlags(seq, flags[k])
+        }
+    }
+}
+
+/// The pending store's entries in fixed-size blocks, one allocation each (see ``PendingStore``).
+///
+/// Seq `s` lives in chunk `s >> blockShift`; each chunk that holds live entries maps to a block,
+/// taken from the free list (or allocated) when the ring first writes to it and returned when the
+/// head leaves it. A class, so that blocks change hands without being copied; the store copies it
+/// before mutating it when it is shared (copy-on-write), so ``PendingStore`` keeps value
+/// semantics. `@unchecked Sendable` on that basis: it is only mutated through a store that holds
+/// the sole reference.
+final class PendingBlocks: @unchecked Sendable {
+    /// Bytes per entry: user, time, `older` link, score, features, step, flags and count.
+    static var bytesPerEntry: Int { 3 * 8 + 4 + PendingStore.width * 8 + 3 }
+
+    let blockShift: Int
+    var blockSize: Int { 1 << blockShift }
+    /// Block id of each chunk, by chunk number modulo the count (a power of two); -1 = none.
+    private var chunkBlocks: [Int32]
+    private var blocks: [UnsafeMutableRawPointer] = []
+    private var free: [Int32] = []
+
+    /// Entries per block: an eighth of the capacity (rounded up to a power of two), at least 16
+    /// and at most 2,048 (1 MiB), so a store never holds much more than its cap.
+    static func blockSize(capacity: Int) -> Int {
+        min(max(PendingStore.powerOfTwo(atLeast: capacity) / 8, 16), 2048)
+    }
+
+    /// Entries in the blocks a store of `capacity` can hold at once: the cap's blocks and one
+    /// more, as the head's block may be partly used.
+    static func maxEntries(capacity: Int) -> Int {
+        let size = blockSize(capacity: capacity)
+        return ((capacity + size - 1) / size + 1) * size
+    }
+
+    init(capacity: Int) {
+        let size = Self.blockSize(capacity: capacity)
+        blockShift = size.trailingZeroBitCount
+        chunkBlocks = Array(repeating: -1, count: PendingStore.powerOfTwo(atLeast: Self.maxEntries(capacity: capacity) / size))
+    }
+
+    private init(copying other: PendingBlocks) {
+        blockShift = other.blockShift
+        chunkBlocks = other.chunkBlocks
+        free = other.free
+        let bytes = other.blockSize * Self.bytesPerEntry
+        for source in other.blocks {
+            let block = Self.allocateBlock(size: other.blockSize)
+            block.copyMemory(from: source, byteCount: bytes)
+            blocks.append(block)
+        }
+    }
+
+    deinit {
+        for block in blocks { block.deallocate() }
+    }
+
+    func copy() -> PendingBlocks { PendingBlocks(copying: self) }
+
+    var allocatedBytes: Int { blocks.count * blockSize * Self.bytesPerEntry }
+
+    /// A block with every column initialised to zero (which binds each region to its type).
+    private static func allocateBlock(size: Int) -> UnsafeMutableRawPointer {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: size * bytesPerEntry, alignment: 64)
+        let l = Slot.Layout(size: size)
+        (raw + l.users).initializeMemory(as: UInt64.self, repeating: 0, count: size)
+        (raw + l.times).initializeMemory(as: Int64.self, repeating: 0, count: size)
+        (raw + l.older).initializeMemory(as: Int64.self, repeating: -1, count: size)
+        (raw + l.scores).initializeMemory(as: Float.self, repeating: 0, count: size)
+        (raw + l.indices).initializeMemory(as: UInt32.self, repeating: 0, count: size * PendingStore.width)
+        (raw + l.values).initializeMemory(as: Float.self, repeating: 0, count: size * PendingStore.width)
+        (raw + l.steps).initializeMemory(as: UInt8.self, repeating: 0, count: 3 * size)
+        return raw
+    }
+
+    @inline(__always) private func chunk(_ seq: Int64) -> Int { Int(truncatingIfNeeded: seq >> Int64(blockShift)) & (chunkBlocks.count - 1) }
+
+    /// The slot of a seq whose chunk has a block (a live entry, or the next one once claimed).
+    @inline(__always)
+    func slot(_ seq: Int64) -> Slot {
+        let id = Int(chunkBlocks[chunk(seq)])
+        return Slot(base: blocks[id], offset: Int(truncatingIfNeeded: seq) & (blockSize - 1), size: blockSize)
+    }
+
+    /// The slot for a new entry, giving its chunk a block if it has none yet.
+    @inline(__always)
+    func claim(_ seq: Int64) -> Slot {
+        let c = chunk(seq)
+        if chunkBlocks[c] < 0 {
+            if let id = free.popLast() {
+                chunkBlocks[c] = id
+            } else {
+                chunkBlocks[c] = Int32(blocks.count)
+                blocks.append(Self.allocateBlock(size: blockSize))
+            }
+        }
+        return slot(seq)
+    }
+
+    /// Whether moving the head from `old` to `new` leaves `old`'s chunk.
+    @inline(__always)
+    func leaves(from old: Int64, to new: Int64) -> Bool { old >> Int64(blockShift) != new >> Int64(blockShift) }
+
+    /// Returns the block of `seq`'s chunk to the free list (the head has left it).
+    func release(chunkOf seq: Int64) {
+        let c = chunk(seq)
+        guard chunkBlocks[c] >= 0 else { return }
+        free.append(chunkBlocks[c])
+        chunkBlocks[c] = -1
+    }
+
+    /// Typed views of one entry's columns in its block.
+    struct Slot {
+        /// Byte offsets of the columns in a block of `size` entries (8-byte columns first).
+        struct Layout {
+            let users: Int, times: Int, older: Int, scores: Int, indices: Int, values: Int, steps: Int
+            @inline(__always)
+            init(size: Int) {
+                users = 0
+                times = 8 * size
+                older = 16 * size
+                scores = 24 * size
+                indices = 28 * size
+                values = indices + 4 * PendingStore.width * size
+                steps = values + 4 * PendingStore.width * size
+            }
+        }
+
+        let base: UnsafeMutableRawPointer
+        let offset: Int
+        let size: Int
+
+        @inline(__always) private var layout: Layout { Layout(size: size) }
+        @inline(__always) var users: UnsafeMutablePointer<UInt64> { (base + layout.users).assumingMemoryBound(to: UInt64.self) }
+        @inline(__always) var times: UnsafeMutablePointer<Int64> { (base + layout.times).assumingMemoryBound(to: Int64.self) }
+        @inline(__always) var older: UnsafeMutablePointer<Int64> { (base + layout.older).assumingMemoryBound(to: Int64.self) }
+        @inline(__always) var scores: UnsafeMutablePointer<Float> { (base + layout.scores).assumingMemoryBound(to: Float.self) }
+        @inline(__always) var indices: UnsafeMutablePointer<UInt32> {
+            (base + layout.indices).assumingMemoryBound(to: UInt32.self)
+        }
+        @inline(__always) var values: UnsafeMutablePointer<Float> { (base + layout.values).assumingMemoryBound(to: Float.self) }
+        @inline(__always) var steps: UnsafeMutablePointer<UInt8> { (base + layout.steps).assumingMemoryBound(to: UInt8.self) }
+        @inline(__always) var flags: UnsafeMutablePointer<UInt8> { steps + size }
+        @inline(__always) var counts: UnsafeMutablePointer<UInt8> { steps + 2 * size }
+    }
+}
