@@ -355,10 +355,13 @@ final class PendingBlocks: @unchecked Sendable {
 
     let blockShift: Int
     var blockSize: Int { 1 << blockShift }
+    // Read for every entry touched: `@exclusivity(unchecked)` spares each read the runtime's
+    // dynamic exclusivity check (a class's stored properties get one); no method here re-enters
+    // another while mutating these.
     /// Block id of each chunk, by chunk number modulo the count (a power of two); -1 = none.
-    private var chunkBlocks: [Int32]
-    private var blocks: [UnsafeMutableRawPointer] = []
-    private var free: [Int32] = []
+    @exclusivity(unchecked) private var chunkBlocks: [Int32]
+    @exclusivity(unchecked) private var blocks: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var free: [Int32] = []
 
     /// Entries per block: an eighth of the capacity (rounded up to a power of two), at least 16
     /// and at most 2,048 (1 MiB), so a store never holds much more than its cap.

@@ -14,11 +14,13 @@ final class InputStage {
         var timestampMilliseconds: Int64
     }
 
-    var batch: EngineBatch
-    private(set) var origins: [Origin] = []
+    // Per-record state, confined to the pipeline thread and never accessed re-entrantly: no
+    // dynamic exclusivity check (see OutputPublisher).
+    @exclusivity(unchecked) var batch: EngineBatch
+    @exclusivity(unchecked) private(set) var origins: [Origin] = []
     private let blockBytes: Int
-    private var arena: UnsafeMutableRawBufferPointer
-    private var used = 0
+    @exclusivity(unchecked) private var arena: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var used = 0
     /// Full blocks that staged records still point into, freed by ``reset()``.
     private var retired: [UnsafeMutableRawBufferPointer] = []
 

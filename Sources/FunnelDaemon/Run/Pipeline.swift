@@ -37,14 +37,16 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Handed to the thread on start; nil afterwards (the loop owns the engine as a local).
     private var initialEngine: Engine?
-    private var decoders: [RecordDecoder]
+    /// Used per message on the pipeline thread, never re-entrantly: no dynamic exclusivity
+    /// check (see OutputPublisher), nor for the cached partition below.
+    @exclusivity(unchecked) private var decoders: [RecordDecoder]
     private let decoderByTopic: [String: Int]
     /// Decoder index per ledger slot (``SourcePosition/source``).
-    var decoderBySlot: [Int] = []
+    @exclusivity(unchecked) var decoderBySlot: [Int] = []
     /// Last message's partition and slot: consecutive messages mostly share a partition.
-    var cachedTopic = ""
-    var cachedPartition: Int32 = -1
-    var cachedSlot: Int32 = -1
+    @exclusivity(unchecked) var cachedTopic = ""
+    @exclusivity(unchecked) var cachedPartition: Int32 = -1
+    @exclusivity(unchecked) var cachedSlot: Int32 = -1
     /// Partitions that reached their end during the last poll (marked idle in the engine after it).
     var caughtUpSlots: [Int32] = []
     /// Partitions assigned during the last poll: they hold the watermark until they report.
