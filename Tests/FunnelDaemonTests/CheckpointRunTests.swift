@@ -62,4 +62,38 @@ struct CheckpointRunTests {
         #expect(Set(scores) == Set(expected.scoredEventIDs))
         #expect(outputs.on(config.outputs.alerts).map(\.value) == expected.alerts)
     }
+
+    /// A crash before the first checkpoint that covers a partition must not restart it at a
+    /// committed offset with none of the state before it: with checkpoints on, offsets are
+    /// committed only once a checkpoint holds the state they lead to.
+    @Test("with checkpoints, nothing is committed before a checkpoint holds it; the stop's checkpoint commits",
+          .timeLimit(.minutes(3)))
+    func offsetsAreCommittedOnlyWithACheckpoint() async throws {
+        let cluster = try KafkaMockCluster()
+        var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
+        try RunSupport.createTopics(config, on: cluster)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        config.checkpoint.directory = directory
+        config.checkpoint.intervalSeconds = 3600
+
+        let events = RunSupport.events(200)
+        let expected = try RunSupport.expected(events, config: config.engine)
+        try RunSupport.produce(events, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
+        let pipeline = try RunSupport.makePipeline(config)
+        let task = Task { try await pipeline.run() }
+        // Every score delivered: every input processed and its outputs acknowledged.
+        let scoresTopic = config.outputs.scores
+        let wanted = expected.scoredEventIDs.count
+        let outputs = try await RunSupport.collect(config, seconds: 60) { $0.on(scoresTopic).count >= wanted }
+        #expect(outputs.on(scoresTopic).count == wanted)
+        try await Task.sleep(for: .seconds(1))
+        let before = try RunSupport.committed(config)[0] ?? nil
+        #expect((before ?? -1) < 0, "committed \(String(describing: before)) before any checkpoint")
+        pipeline.requestStop()
+        try await task.value
+        #expect(try RunSupport.committed(config)[0] == Int64(events.count))
+        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        #expect(store.files().count == 1)
+    }
 }

@@ -161,6 +161,8 @@ struct PartitionHandoverRunTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("handover")).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         config.checkpoint.directory = directory
+        // Offsets are committed at checkpoints: one a second, not the default 30 s.
+        config.checkpoint.intervalSeconds = 1
         config.checkpoint.handover = "directory"
         let events = Self.events(0..<120, users: 10)
         try Self.produce(events, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)

@@ -29,7 +29,11 @@ extension Pipeline {
         writeCheckpoint(engine, drainWithin: .milliseconds(Int(config.shutdownGraceSeconds * 1000)))
     }
 
-    /// Drains the outputs, then writes the engine state with the positions of every owned partition.
+    /// Drains the outputs, then writes the engine state with the positions of every owned partition,
+    /// and only then stores those positions for commit. The committed offsets never run ahead of the
+    /// newest checkpoint, as in Flink, where the source commits on checkpoint completion: otherwise a
+    /// crash before the first checkpoint that covers a partition (the first interval after
+    /// joining) would restart it at the committed offset with none of the state before it.
     func writeCheckpoint(_ engine: borrowing Engine, drainWithin timeout: Duration) {
         guard let store = checkpointStore else { return }
         guard publisher.drain(within: timeout) else {
@@ -51,9 +55,9 @@ extension Pipeline {
                 "users": "\(engine.users.count)",
                 "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
+            storeCommittable()
         } catch {
             logger.error("checkpoint failed", metadata: ["error": "\(error)"])
         }
-        storeCommittable()
     }
 }

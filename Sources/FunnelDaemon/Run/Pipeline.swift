@@ -282,7 +282,9 @@ public final class Pipeline: @unchecked Sendable {
                 sink.alert(alert)
             }
             publisher.service(timeoutMilliseconds: 0)
-            storeCommittable()
+            // With checkpoints, offsets are committed only once a checkpoint holds the state
+            // they lead to (``writeCheckpoint(_:drainWithin:)``).
+            if checkpointStore == nil { storeCommittable() }
             applyBackPressure()
             recordBatchMetrics(engine: engine, reported: &reported)
             metrics.recordAlerts(sink.alertCounts, firing: engine.alerts?.funnel.firing ?? 0)
