@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "funnelpulse-bench",
         abstract: "FunnelPulse benchmarks: decode and end-to-end engine throughput, bytes per user.",
-        subcommands: [DecodeBench.self, EngineBench.self, SimulatedBench.self, KafkaBench.self, AlertsBench.self, FloodBench.self,
+        subcommands: [DecodeBench.self, EngineBench.self, SimulatedBench.self, KafkaBench.self, AlertsBench.self, FloodBench.self, CheckpointBench.self,
                       HostileBench.self, HandoverBench.self])
 }
 
