@@ -21,16 +21,26 @@ struct CheckpointRunTests {
         return committed
     }
 
+    /// A fresh checkpoint directory's path (the test removes it).
+    static func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
+    }
+
+    /// A run configuration on `cluster` (its topics created) checkpointing into `directory`.
+    static func config(_ cluster: KafkaMockCluster, directory: String, intervalSeconds: Double) throws -> FunnelPulseConfig {
+        var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
+        try RunSupport.createTopics(config, on: cluster)
+        config.checkpoint.directory = directory
+        config.checkpoint.intervalSeconds = intervalSeconds
+        return config
+    }
+
     @Test("a restart restores the state: outputs equal one uninterrupted engine's, a corrupt newest file is skipped",
           .timeLimit(.minutes(4)))
     func restartResumesFromTheCheckpoint() async throws {
-        let cluster = try KafkaMockCluster()
-        var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        try RunSupport.createTopics(config, on: cluster)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
+        let (cluster, directory) = (try KafkaMockCluster(), Self.directory())
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        config.checkpoint.directory = directory
-        config.checkpoint.intervalSeconds = 1
+        var config = try Self.config(cluster, directory: directory, intervalSeconds: 1)
         config.checkpoint.keep = 2
 
         let first = RunSupport.events(300)
@@ -69,13 +79,9 @@ struct CheckpointRunTests {
     @Test("with checkpoints, nothing is committed before a checkpoint holds it; the stop's checkpoint commits",
           .timeLimit(.minutes(3)))
     func offsetsAreCommittedOnlyWithACheckpoint() async throws {
-        let cluster = try KafkaMockCluster()
-        var config = RunSupport.config(bootstrap: cluster.bootstrapServers)
-        try RunSupport.createTopics(config, on: cluster)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt")).path
+        let (cluster, directory) = (try KafkaMockCluster(), Self.directory())
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        config.checkpoint.directory = directory
-        config.checkpoint.intervalSeconds = 3600
+        let config = try Self.config(cluster, directory: directory, intervalSeconds: 3600)
 
         let events = RunSupport.events(200)
         let expected = try RunSupport.expected(events, config: config.engine)
