@@ -184,7 +184,7 @@ if [[ $LAT_TUNED == 1 ]]; then
   # The same holds for the reader that measures: on the mock its own fetch wait is added to
   # every latency it reads (5 ms → 1 ms took 2.3 ms off the p50), so here it waits 1 ms.
   # The daemon at 1 ms against 2 ms (mock, alternating): p99 8.46-9.55 ms in 5 runs against
-  # 9.07-11.76 ms in 8, p50 4.4-4.8 against 5.9-6.7 ms.
+  # 9.07-11.76 ms in 5, p50 4.4-4.8 against 5.9-6.7 ms.
   TUNED=(--input-linger 2 --reader-fetch-wait 1 --set fetch.wait.max.ms=1 linger.ms=1)
   bench tansu-tuned-latency "${LAT[@]}" --bootstrap "$BOOT" --prefix "kl-$$-$RANDOM" --label tansu "${TUNED[@]}"
   bench mock-tuned-latency "${LAT[@]}" --label mock "${TUNED[@]}"
