@@ -9,11 +9,7 @@ struct KafkaRoundTripTests {
     /// borrowed from the stack (a constant name, a value that changes per message, an empty one).
     @Test("messages sent with a topic handle and borrowed headers arrive with those headers")
     func borrowedHeadersRoundTrip() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        let name = KafkaTestSupport.unique("borrowed")
-        try cluster.createTopic(name, partitions: 2)
-        let producer = try KafkaProducer(
-            configuration: KafkaTestSupport.producerConfig(cluster), logger: KafkaTestSupport.logger())
+        let (cluster, name, producer) = try KafkaTestSupport.producerOnNewTopic("borrowed", partitions: 2)
         let topic = try producer.topic(name)
         #expect(topic.name == name)
         let count = 50
@@ -46,15 +42,7 @@ struct KafkaRoundTripTests {
         }
         #expect(delivered == count)
 
-        let consumer = try KafkaConsumer(
-            configuration: KafkaTestSupport.consumerConfig(cluster, group: KafkaTestSupport.unique("g")),
-            logger: KafkaTestSupport.logger())
-        try consumer.subscribe(topics: [name])
-        var consumed: [ConsumedMessage] = []
-        try await KafkaTestSupport.waitUntil(seconds: 40) {
-            try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) { consumed.append(ConsumedMessage($0)) }
-            return consumed.count >= count
-        }
+        let (_, consumed) = try await KafkaTestSupport.consumeNewGroup(cluster, topic: name, count: count)
         #expect(consumed.count == count)
         for message in consumed {
             let index = Int(String(decoding: message.value ?? [], as: UTF8.self).dropFirst("event-".count)) ?? -1
@@ -69,13 +57,7 @@ struct KafkaRoundTripTests {
 
     @Test("keyed messages with headers round-trip with per-partition order")
     func roundTrip() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        let topic = KafkaTestSupport.unique("roundtrip")
-        try cluster.createTopic(topic, partitions: 4)
-        let producer = try KafkaProducer(
-            configuration: KafkaTestSupport.producerConfig(cluster),
-            logger: KafkaTestSupport.logger()
-        )
+        let (cluster, topic, producer) = try KafkaTestSupport.producerOnNewTopic("roundtrip", partitions: 4)
         let count = 400
         let messages = (0..<count).map { index in
             (
@@ -90,18 +72,7 @@ struct KafkaRoundTripTests {
         let failures = try await KafkaTestSupport.produceAndWait(producer, topic: topic, messages: messages)
         #expect(failures.isEmpty, "\(failures)")
 
-        let consumer = try KafkaConsumer(
-            configuration: KafkaTestSupport.consumerConfig(cluster, group: KafkaTestSupport.unique("g")),
-            logger: KafkaTestSupport.logger()
-        )
-        try consumer.subscribe(topics: [topic])
-        var consumed: [ConsumedMessage] = []
-        try await KafkaTestSupport.waitUntil(seconds: 40) {
-            try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) {
-                consumed.append(ConsumedMessage($0))
-            }
-            return consumed.count >= count
-        }
+        var (consumer, consumed) = try await KafkaTestSupport.consumeNewGroup(cluster, topic: topic, count: count)
         // Nothing extra arrives afterwards.
         try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 300) {
             consumed.append(ConsumedMessage($0))

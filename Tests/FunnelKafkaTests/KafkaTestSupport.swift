@@ -39,6 +39,32 @@ enum KafkaTestSupport {
         ]
     }
 
+    /// A one-broker mock cluster with a fresh topic of `partitions` partitions, and a producer on it.
+    static func producerOnNewTopic(_ prefix: String, partitions: Int32) throws
+        -> (cluster: KafkaMockCluster, topic: String, producer: KafkaProducer)
+    {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        let topic = unique(prefix)
+        try cluster.createTopic(topic, partitions: partitions)
+        let producer = try KafkaProducer(configuration: producerConfig(cluster), logger: logger())
+        return (cluster, topic, producer)
+    }
+
+    /// A consumer in a fresh group, subscribed to `topic`, and what it polled (in batches of up to
+    /// 100) until it held `count` messages or 40 s passed.
+    static func consumeNewGroup(_ cluster: KafkaMockCluster, topic: String, count: Int) async throws
+        -> (consumer: KafkaConsumer, messages: [ConsumedMessage])
+    {
+        let consumer = try KafkaConsumer(configuration: consumerConfig(cluster, group: unique("g")), logger: logger())
+        try consumer.subscribe(topics: [topic])
+        var consumed: [ConsumedMessage] = []
+        try await waitUntil(seconds: 40) {
+            try consumer.pollBatch(maxMessages: 100, timeoutMilliseconds: 100) { consumed.append(ConsumedMessage($0)) }
+            return consumed.count >= count
+        }
+        return (consumer, consumed)
+    }
+
     /// Repeats `step` until it returns true or `seconds` pass; returns whether it succeeded.
     ///
     /// Between steps the task sleeps, giving its cooperative thread back: the tests run on the
