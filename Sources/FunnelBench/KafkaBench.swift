@@ -43,19 +43,22 @@ struct KafkaBench: ParsableCommand {
     @Option(name: .long, help: "fetch.wait.max.ms of the scores reader (latency mode).") var readerFetchWait: Int = 5
     @Option(name: .long, help: "Label printed with the results.") var label: String = ""
     @Option(name: .long, help: "Give up after this many seconds.") var timeout: Double = 300
+    @Option(name: .long, help: "checkpoint.interval_seconds, into a temporary directory (0: no checkpoints).")
+    var checkpointInterval: Double = 0
     @Option(name: .long, parsing: .upToNextOption,
             help: "librdkafka overrides for the pipeline's clients, key=value.") var set: [String] = []
 
     func run() throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
+            handler.logLevel = Self.logLevel
             return handler
         }
         let prefix = self.prefix ?? "kbench-\(UUID().uuidString.prefix(8).lowercased())"
         let cluster: KafkaMockCluster? = bootstrap == nil ? try KafkaMockCluster() : nil
         let servers = bootstrap ?? cluster!.bootstrapServers
         let names = Topics(prefix: prefix)
+        defer { try? FileManager.default.removeItem(atPath: Self.checkpointDirectory(names)) }
         switch mode {
         case .prepare:
             let extra = (topics ?? "").split(separator: ",").map(String.init)
@@ -85,8 +88,13 @@ struct KafkaBench: ParsableCommand {
 
     static func logger() -> Logger {
         var logger = Logger(label: "kafka-bench")
-        logger.logLevel = .warning
+        logger.logLevel = logLevel
         return logger
+    }
+
+    /// `FUNNELPULSE_BENCH_LOG_LEVEL` (default warning; info shows each checkpoint the pipeline writes).
+    static var logLevel: Logger.Level {
+        ProcessInfo.processInfo.environment["FUNNELPULSE_BENCH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     }
 
     private func createTopics(_ topics: [String], servers: String, cluster: KafkaMockCluster?) throws {
@@ -173,6 +181,10 @@ struct KafkaBench: ParsableCommand {
 
     // MARK: - Pipeline
 
+    private static func checkpointDirectory(_ names: Topics) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(names.prefix)-checkpoints").path
+    }
+
     private func pipelineConfig(names: Topics, servers: String) -> FunnelPulseConfig {
         var config = FunnelPulseConfig()
         config.engine.model.enabled = model
@@ -194,6 +206,11 @@ struct KafkaBench: ParsableCommand {
         }
         config.http.enabled = false
         config.shutdownGraceSeconds = 30
+        if checkpointInterval > 0 {
+            config.checkpoint.directory = Self.checkpointDirectory(names)
+            config.checkpoint.intervalSeconds = checkpointInterval
+            config.checkpoint.keep = 1
+        }
         return config
     }
 

@@ -140,6 +140,23 @@ struct PendingStoreTests {
         #expect(a.entry(4_999).time == -4_999)
     }
 
+    /// A copy shares the blocks until one side writes to one (a checkpoint's copy of the engine
+    /// relies on it): pushes into recycled blocks, flags, handovers and pops on either side never
+    /// show on the other.
+    @Test func copiesShareBlocksUntilEitherSideWrites() {
+        var store = PendingStore(capacity: 10_000)
+        var reference = Reference()
+        Self.churn(&store, &reference, steps: 60_000, users: 2_000, seed: 11)
+        var copy = store
+        var copyReference = reference
+        Self.churn(&store, &reference, steps: 60_000, users: 2_000, seed: 12)
+        Self.expectSame(copy, copyReference, users: 2_000)
+        Self.churn(&copy, &copyReference, steps: 60_000, users: 2_000, seed: 13)
+        Self.expectSame(copy, copyReference, users: 2_000)
+        Self.expectSame(store, reference, users: 2_000)
+        #expect(copyReference.items.map(\.time) != reference.items.map(\.time))
+    }
+
     @Test func theCheckpointFormRestoresEntriesChainsAndHandovers() throws {
         var store = PendingStore(capacity: 10_000)
         var reference = Reference()

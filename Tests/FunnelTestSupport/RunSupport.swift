@@ -102,10 +102,22 @@ public enum RunSupport {
     /// `nil` lines are tombstones.
     public static func expected(_ lines: [String?], config: EngineConfig) throws -> Expected {
         var engine = try Engine(config: config)
-        var decoder = RecordDecoder(mapping: try CompiledMapping(.canonicalJSON))
         var sink = CollectingSink()
+        try feed(lines, into: &engine, sink: &sink)
+        return sink.expected
+    }
+
+    /// Feeds canonical JSON lines (nil: a tombstone) to `engine` as partition 0 from `firstOffset`.
+    public static func feed(_ lines: [String?], into engine: inout Engine, firstOffset: Int = 0) throws {
+        var sink = CollectingSink()
+        try feed(lines, into: &engine, firstOffset: firstOffset, sink: &sink)
+    }
+
+    private static func feed(_ lines: [String?], into engine: inout Engine, firstOffset: Int = 0,
+                             sink: inout CollectingSink) throws {
+        var decoder = RecordDecoder(mapping: try CompiledMapping(.canonicalJSON))
         for (index, line) in lines.enumerated() {
-            let position = SourcePosition(source: 0, offset: Int64(index))
+            let position = SourcePosition(source: 0, offset: Int64(firstOffset + index))
             guard let line else {
                 engine.countRead()
                 engine.reject(DecodeFailure(.tombstone, "tombstone"), record: UnsafeRawBufferPointer(start: nil, count: 0),
@@ -116,7 +128,6 @@ public enum RunSupport {
             bytes.withUnsafeBytes { engine.process($0, decoder: &decoder, at: position, sink: &sink) }
             bytes.removeAll()
         }
-        return sink.expected
     }
 
     // MARK: - Kafka helpers

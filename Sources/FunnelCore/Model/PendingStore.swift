@@ -135,7 +135,7 @@ public struct PendingStore: Sendable {
                                 step: e.steps[e.offset], flags: e.flags[e.offset],
                                 indices: Array(UnsafeBufferPointer(start: e.indices + base, count: n)),
                                 values: Array(UnsafeBufferPointer(start: e.values + base, count: n)))
-            e.flags[e.offset] |= Self.handedOver
+            blocks.writableSlot(seq).flags[e.offset] |= Self.handedOver
             return handed
         }
     }
@@ -178,7 +178,7 @@ public struct PendingStore: Sendable {
 
     public mutating func setFlags(_ seq: Int64, _ bits: UInt8) {
         if !isKnownUniquelyReferenced(&blocks) { blocks = blocks.copy() }
-        let e = blocks.slot(seq)
+        let e = blocks.writableSlot(seq)
         e.flags[e.offset] |= bits
     }
 
@@ -347,11 +347,51 @@ extension PendingStore: Codable {
 /// taken from the free list (or allocated) when the ring first writes to it and returned when the
 /// head leaves it. A class, so that blocks change hands without being copied; the store copies it
 /// before mutating it when it is shared (copy-on-write), so ``PendingStore`` keeps value
-/// semantics. `@unchecked Sendable` on that basis: it is only mutated through a store that holds
-/// the sole reference.
+/// semantics. That copy shares the blocks themselves, each copied in turn on its first write while
+/// shared: a copy of the engine taken for a checkpoint costs the pipeline only the blocks it writes
+/// before the checkpoint is written, not the whole store (tens of MiB). `@unchecked Sendable` on
+/// that basis: it is only mutated through a store that holds the sole reference, and a block only
+/// when this holds its sole reference.
 final class PendingBlocks: @unchecked Sendable {
     /// Bytes per entry: user, time, `older` link, score, features, step, flags and count.
     static var bytesPerEntry: Int { 3 * 8 + 4 + PendingStore.width * 8 + 3 }
+
+    /// One block's memory; shared by copies of the store until one of them writes to it.
+    final class Block {
+        let base: UnsafeMutableRawPointer
+
+        /// A block with every column initialised to zero (which binds each region to its type).
+        init(size: Int) {
+            base = UnsafeMutableRawPointer.allocate(byteCount: size * PendingBlocks.bytesPerEntry, alignment: 64)
+            let l = Slot.Layout(size: size)
+            (base + l.users).initializeMemory(as: UInt64.self, repeating: 0, count: size)
+            (base + l.times).initializeMemory(as: Int64.self, repeating: 0, count: size)
+            (base + l.older).initializeMemory(as: Int64.self, repeating: -1, count: size)
+            (base + l.scores).initializeMemory(as: Float.self, repeating: 0, count: size)
+            (base + l.indices).initializeMemory(as: UInt32.self, repeating: 0, count: size * PendingStore.width)
+            (base + l.values).initializeMemory(as: Float.self, repeating: 0, count: size * PendingStore.width)
+            (base + l.steps).initializeMemory(as: UInt8.self, repeating: 0, count: 3 * size)
+        }
+
+        /// A copy of `other`'s columns, bound to the same types.
+        init(copying other: Block, size: Int) {
+            base = UnsafeMutableRawPointer.allocate(byteCount: size * PendingBlocks.bytesPerEntry, alignment: 64)
+            let l = Slot.Layout(size: size)
+            func copy<T>(_ type: T.Type, at offset: Int, count: Int) {
+                (base + offset).initializeMemory(as: T.self, from: (other.base + offset).assumingMemoryBound(to: T.self),
+                                                 count: count)
+            }
+            copy(UInt64.self, at: l.users, count: size)
+            copy(Int64.self, at: l.times, count: size)
+            copy(Int64.self, at: l.older, count: size)
+            copy(Float.self, at: l.scores, count: size)
+            copy(UInt32.self, at: l.indices, count: size * PendingStore.width)
+            copy(Float.self, at: l.values, count: size * PendingStore.width)
+            copy(UInt8.self, at: l.steps, count: 3 * size)
+        }
+
+        deinit { base.deallocate() }
+    }
 
     let blockShift: Int
     var blockSize: Int { 1 << blockShift }
@@ -360,7 +400,9 @@ final class PendingBlocks: @unchecked Sendable {
     // another while mutating these.
     /// Block id of each chunk, by chunk number modulo the count (a power of two); -1 = none.
     @exclusivity(unchecked) private var chunkBlocks: [Int32]
-    @exclusivity(unchecked) private var blocks: [UnsafeMutableRawPointer] = []
+    /// The blocks by id, and their memory (reads take the address without touching the owner).
+    @exclusivity(unchecked) private var owners: [Block] = []
+    @exclusivity(unchecked) private var bases: [UnsafeMutableRawPointer] = []
     @exclusivity(unchecked) private var free: [Int32] = []
 
     /// Entries per block: an eighth of the capacity (rounded up to a power of two), at least 16
@@ -382,50 +424,44 @@ final class PendingBlocks: @unchecked Sendable {
         chunkBlocks = Array(repeating: -1, count: PendingStore.powerOfTwo(atLeast: Self.maxEntries(capacity: capacity) / size))
     }
 
-    private init(copying other: PendingBlocks) {
+    /// Shares every block with `other`.
+    private init(sharing other: PendingBlocks) {
         blockShift = other.blockShift
         chunkBlocks = other.chunkBlocks
         free = other.free
-        let bytes = other.blockSize * Self.bytesPerEntry
-        for source in other.blocks {
-            let block = Self.allocateBlock(size: other.blockSize)
-            block.copyMemory(from: source, byteCount: bytes)
-            blocks.append(block)
-        }
+        owners = other.owners
+        bases = other.bases
     }
 
-    deinit {
-        for block in blocks { block.deallocate() }
-    }
+    func copy() -> PendingBlocks { PendingBlocks(sharing: self) }
 
-    func copy() -> PendingBlocks { PendingBlocks(copying: self) }
-
-    var allocatedBytes: Int { blocks.count * blockSize * Self.bytesPerEntry }
-
-    /// A block with every column initialised to zero (which binds each region to its type).
-    private static func allocateBlock(size: Int) -> UnsafeMutableRawPointer {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size * bytesPerEntry, alignment: 64)
-        let l = Slot.Layout(size: size)
-        (raw + l.users).initializeMemory(as: UInt64.self, repeating: 0, count: size)
-        (raw + l.times).initializeMemory(as: Int64.self, repeating: 0, count: size)
-        (raw + l.older).initializeMemory(as: Int64.self, repeating: -1, count: size)
-        (raw + l.scores).initializeMemory(as: Float.self, repeating: 0, count: size)
-        (raw + l.indices).initializeMemory(as: UInt32.self, repeating: 0, count: size * PendingStore.width)
-        (raw + l.values).initializeMemory(as: Float.self, repeating: 0, count: size * PendingStore.width)
-        (raw + l.steps).initializeMemory(as: UInt8.self, repeating: 0, count: 3 * size)
-        return raw
-    }
+    var allocatedBytes: Int { owners.count * blockSize * Self.bytesPerEntry }
 
     @inline(__always) private func chunk(_ seq: Int64) -> Int { Int(truncatingIfNeeded: seq >> Int64(blockShift)) & (chunkBlocks.count - 1) }
 
-    /// The slot of a seq whose chunk has a block (a live entry, or the next one once claimed).
+    /// The slot of a seq whose chunk has a block (a live entry, or the next one once claimed), to read.
     @inline(__always)
     func slot(_ seq: Int64) -> Slot {
         let id = Int(chunkBlocks[chunk(seq)])
-        return Slot(base: blocks[id], offset: Int(truncatingIfNeeded: seq) & (blockSize - 1), size: blockSize)
+        return Slot(base: bases[id], offset: Int(truncatingIfNeeded: seq) & (blockSize - 1), size: blockSize)
     }
 
-    /// The slot for a new entry, giving its chunk a block if it has none yet.
+    /// The same slot, to write: its block is copied first if another store shares it.
+    @inline(__always)
+    func writableSlot(_ seq: Int64) -> Slot {
+        let id = Int(chunkBlocks[chunk(seq)])
+        if !isKnownUniquelyReferenced(&owners[id]) { unshare(id) }
+        return Slot(base: bases[id], offset: Int(truncatingIfNeeded: seq) & (blockSize - 1), size: blockSize)
+    }
+
+    @inline(never)
+    private func unshare(_ id: Int) {
+        let block = Block(copying: owners[id], size: blockSize)
+        owners[id] = block
+        bases[id] = block.base
+    }
+
+    /// The slot for a new entry, to write, giving its chunk a block if it has none yet.
     @inline(__always)
     func claim(_ seq: Int64) -> Slot {
         let c = chunk(seq)
@@ -433,11 +469,13 @@ final class PendingBlocks: @unchecked Sendable {
             if let id = free.popLast() {
                 chunkBlocks[c] = id
             } else {
-                chunkBlocks[c] = Int32(blocks.count)
-                blocks.append(Self.allocateBlock(size: blockSize))
+                let block = Block(size: blockSize)
+                chunkBlocks[c] = Int32(owners.count)
+                owners.append(block)
+                bases.append(block.base)
             }
         }
-        return slot(seq)
+        return writableSlot(seq)
     }
 
     /// Whether moving the head from `old` to `new` leaves `old`'s chunk.

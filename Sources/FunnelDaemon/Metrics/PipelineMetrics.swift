@@ -42,6 +42,10 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let alerts = "funnelpulse_alerts_total"
         public static let alertsFiring = "funnelpulse_alerts_firing"
         public static let partitionHandovers = "funnelpulse_partition_handovers_total"
+        public static let checkpoints = "funnelpulse_checkpoints_total"
+        public static let checkpointWrite = "funnelpulse_checkpoint_write_seconds"
+        public static let checkpointStall = "funnelpulse_checkpoint_pipeline_seconds"
+        public static let checkpointBytes = "funnelpulse_checkpoint_bytes"
     }
 
     /// Label keys.
@@ -60,6 +64,7 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let state = "state"
         /// Partition handover direction: `out` (state written on revoke) or `in` (loaded on assign).
         public static let direction = "direction"
+        public static let result = "result"
     }
 
     private let factory: any MetricsFactory
@@ -77,6 +82,13 @@ public final class PipelineMetrics: @unchecked Sendable {
     private let evictedIdle: Counter
     let handoversOut: Counter
     let handoversIn: Counter
+    /// Checkpoints written / failed; encode + write time (writer thread); pipeline-thread time
+    /// (drain + copy); size of the last one.
+    let checkpointsWritten: Counter
+    let checkpointsFailed: Counter
+    let checkpointWrite: Timer
+    let checkpointStall: Timer
+    let checkpointBytes: Gauge
     private let evictedCapacity: Counter
     private let evictedAttempts: Counter
     private let evictedCarts: Counter
@@ -111,6 +123,11 @@ public final class PipelineMetrics: @unchecked Sendable {
         alertsFiring = Gauge(label: Name.alertsFiring, factory: factory)
         handoversOut = Counter(label: Name.partitionHandovers, dimensions: [(Label.direction, "out")], factory: factory)
         handoversIn = Counter(label: Name.partitionHandovers, dimensions: [(Label.direction, "in")], factory: factory)
+        checkpointsWritten = Counter(label: Name.checkpoints, dimensions: [(Label.result, "written")], factory: factory)
+        checkpointsFailed = Counter(label: Name.checkpoints, dimensions: [(Label.result, "failed")], factory: factory)
+        checkpointWrite = Timer(label: Name.checkpointWrite, factory: factory)
+        checkpointStall = Timer(label: Name.checkpointStall, factory: factory)
+        checkpointBytes = Gauge(label: Name.checkpointBytes, factory: factory)
         evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
         evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
         evictedAttempts = Counter(label: Name.stateEvicted, dimensions: [("table", "funnel_attempts")], factory: factory)

@@ -60,7 +60,7 @@ struct RunCheckpoint: Equatable {
 }
 
 /// Writes, lists and restores `run` checkpoints in one directory.
-struct CheckpointStore {
+struct CheckpointStore: Sendable {
     let directory: URL
     let keep: Int
     let logger: Logger

@@ -39,6 +39,7 @@ extension Pipeline {
 
     private func partitionsAssigned(_ partitions: [TopicPartition]) {
         applyStagedInHook()
+        rebalances &+= 1
         for partition in partitions { assignedSlots.append(activate(partition)) }
         takeOver(partitions)
         // Where each partition starts when it is known here (a checkpoint or a handed-over state):
@@ -64,6 +65,7 @@ extension Pipeline {
     /// be ahead of what is delivered.
     private func partitionsRevoked(_ partitions: [TopicPartition]) {
         applyStagedInHook()
+        rebalances &+= 1
         var drained = false
         if publisher.failure == nil {
             drained = publisher.drain(within: remainingFlushTime())

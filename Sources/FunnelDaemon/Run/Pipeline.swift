@@ -56,6 +56,10 @@ public final class Pipeline: @unchecked Sendable {
     /// Checkpoints (nil when `checkpoint.directory` is empty), the one restored at start, the
     /// start offsets it still has to hand to the consumer, and when the last one was written.
     var checkpointStore: CheckpointStore?
+    var checkpointWriter: CheckpointWriter?
+    /// Rebalances so far (assignments and revocations): a checkpoint taken before one does not
+    /// commit its positions.
+    var rebalances: UInt64 = 0
     var restoredCheckpoint: RunCheckpoint?
     var startOffsets: [TopicPartition: Int64] = [:]
     var lastCheckpoint = ContinuousClock.now
@@ -107,6 +111,7 @@ public final class Pipeline: @unchecked Sendable {
             let store = try CheckpointStore(directory: config.checkpoint.directory, keep: config.checkpoint.keep,
                                             logger: logger)
             checkpointStore = store
+            checkpointWriter = CheckpointWriter(store: store)
             if let restored = store.restore(config: config.engine) {
                 initialEngine = restored.engine
                 restoredCheckpoint = restored.checkpoint
@@ -283,7 +288,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             publisher.service(timeoutMilliseconds: 0)
             // With checkpoints, offsets are committed only once a checkpoint holds the state
-            // they lead to (``writeCheckpoint(_:drainWithin:)``).
+            // they lead to (``startCheckpoint(_:drainWithin:)``).
             if checkpointStore == nil { storeCommittable() }
             applyBackPressure()
             recordBatchMetrics(engine: engine, reported: &reported)
@@ -298,7 +303,7 @@ public final class Pipeline: @unchecked Sendable {
         if failure == nil, publisher.failure == nil { requestStop() }
         if failure == nil, publisher.failure == nil, checkpointStore != nil {
             // The final checkpoint: a graceful restart resumes exactly here, with no duplicates.
-            writeCheckpoint(engine, drainWithin: remainingFlushTime())
+            writeFinalCheckpoint(engine, within: remainingFlushTime())
         }
         // Leaving the group revokes every partition: their states go to the next owners.
         withUnsafeMutablePointer(to: &engine) { engine in

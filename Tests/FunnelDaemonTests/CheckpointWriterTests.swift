@@ -1,0 +1,67 @@
+import FunnelTestSupport
+import Foundation
+import FunnelCore
+import Testing
+
+@testable import FunnelDaemon
+
+/// The checkpoint writer thread: what it writes is the engine as the pipeline copied it.
+@Suite("Checkpoint writer")
+struct CheckpointWriterTests {
+    static func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt-writer")).path
+    }
+
+    @Test("the file holds the engine as copied, while the pipeline's engine moves on during the write",
+          .timeLimit(.minutes(1)))
+    func writesTheCopyNotTheMovingEngine() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        let writer = CheckpointWriter(store: store)
+        let config = RunSupport.engineConfig()
+        #expect(config.model.enabled)
+        var engine = try Engine(config: config)
+        try RunSupport.feed(RunSupport.events(3_000, users: 200), into: &engine)
+        let copied = engine
+        let slots = [RunCheckpoint.Slot(topic: "clicks", partition: 0, offset: 3_000)]
+        #expect(writer.submit(.init(engine: engine, slots: slots, generation: 7, stall: .milliseconds(2))))
+        // Every buffer the engine shares with the copy changes while the writer encodes it:
+        // users, funnel counters, the model's weights and its pending labels.
+        try RunSupport.feed(RunSupport.events(3_000, users: 200, firstID: 3_000), into: &engine, firstOffset: 3_000)
+        #expect(writer.waitIdle(within: .seconds(30)))
+        let outcome = try #require(writer.takeOutcome())
+        #expect(writer.takeOutcome() == nil)
+        let written = try outcome.result.get()
+        #expect(outcome.slots == slots && outcome.generation == 7 && outcome.users == copied.users.count)
+        #expect(store.files().map(\.lastPathComponent) == [written.file])
+
+        let restored = try #require(store.restore(config: config))
+        #expect(restored.checkpoint.slots == slots)
+        // Byte for byte the state of the copy (restore fidelity itself is CheckpointTests' subject).
+        #expect(try restored.checkpoint.engine == copied.checkpoint())
+        // The engine that moved on is another state (so the comparison above can fail).
+        #expect(try engine.checkpoint() != copied.checkpoint())
+        #expect(restored.engine.stats.read == 3_000 && engine.stats.read == 6_000)
+    }
+
+    @Test("a write that fails is reported with its reason and leaves no file", .timeLimit(.minutes(1)))
+    func failedWritesAreReported() throws {
+        let directory = Self.directory()
+        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        try FileManager.default.removeItem(atPath: directory)
+        let writer = CheckpointWriter(store: store)
+        let engine = try Engine(config: RunSupport.engineConfig())
+        #expect(writer.submit(.init(engine: engine, slots: [], generation: 0, stall: .zero)))
+        #expect(writer.waitIdle(within: .seconds(30)))
+        let outcome = try #require(writer.takeOutcome())
+        guard case .failure(let error) = outcome.result else {
+            Issue.record("the write into a removed directory succeeded")
+            return
+        }
+        #expect(error.message.contains("open") && error.message.contains(directory))
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        // The writer is free for the next one.
+        #expect(!writer.isBusy)
+    }
+}
