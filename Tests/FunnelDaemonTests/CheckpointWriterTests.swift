@@ -32,9 +32,13 @@ struct CheckpointWriterTests {
         #expect(writer.waitIdle(within: .seconds(30)))
         let outcome = try #require(writer.takeOutcome())
         #expect(writer.takeOutcome() == nil)
-        let written = try outcome.result.get()
+        let bytes = try outcome.result.get()
         #expect(outcome.slots == slots && outcome.generation == 7 && outcome.users == copied.users.count)
-        #expect(store.files().map(\.lastPathComponent) == [written.file])
+        // Written, not yet published: nothing a restart would restore.
+        #expect(store.files().isEmpty && store.restore(config: config) == nil)
+        let file = try store.publishTemporary()
+        #expect(store.files() == [file])
+        #expect(try Data(contentsOf: file).count == bytes)
 
         let restored = try #require(store.restore(config: config))
         #expect(restored.checkpoint.slots == slots)
@@ -43,6 +47,30 @@ struct CheckpointWriterTests {
         // The engine that moved on is another state (so the comparison above can fail).
         #expect(try engine.checkpoint() != copied.checkpoint())
         #expect(restored.engine.stats.read == 3_000 && engine.stats.read == 6_000)
+    }
+
+    @Test("a discarded checkpoint is never published; the next one is")
+    func discardedCheckpointsAreNotRestored() throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        let writer = CheckpointWriter(store: store)
+        let config = RunSupport.engineConfig()
+        var engine = try Engine(config: config)
+        try RunSupport.feed(RunSupport.events(100), into: &engine)
+        #expect(writer.submit(.init(engine: engine, slots: [], generation: 0, stall: .zero)))
+        #expect(writer.waitIdle(within: .seconds(30)))
+        #expect(try writer.takeOutcome()?.result.get() != nil)
+        store.discardTemporary()
+        #expect(store.files().isEmpty && store.restore(config: config) == nil)
+        #expect(throws: CheckpointError.self) { try store.publishTemporary() }
+
+        try RunSupport.feed(RunSupport.events(100, firstID: 100), into: &engine, firstOffset: 100)
+        #expect(writer.submit(.init(engine: engine, slots: [], generation: 0, stall: .zero)))
+        #expect(writer.waitIdle(within: .seconds(30)))
+        _ = try writer.takeOutcome()?.result.get()
+        _ = try store.publishTemporary()
+        #expect(store.restore(config: config)?.engine.stats.read == 200)
     }
 
     @Test("a write that fails is reported with its reason and leaves no file", .timeLimit(.minutes(1)))

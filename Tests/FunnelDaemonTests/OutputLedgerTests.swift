@@ -44,6 +44,36 @@ import Testing
         #expect(ledger.takeCommittable() == [Self.partition: 14])
     }
 
+    /// What a checkpoint waits for before it is published: every output of the inputs before its
+    /// positions acknowledged, whether or not the committable offsets were taken meanwhile.
+    @Test func checkpointPositionsAreAcknowledgedOnlyBehindEveryOutput() {
+        var ledger = OutputLedger()
+        let first = ledger.activate(Self.partition)
+        let second = ledger.activate(TopicPartition(topic: "in", partition: 1))
+        let a = Self.input(&ledger, slot: first, offset: 0, outputs: 1)
+        let b = Self.input(&ledger, slot: second, offset: 5, outputs: 2)
+        // Positions taken here: partition 0 at 1, partition 1 at 6; later input moves nothing.
+        let positions: [Int64] = [1, 6]
+        let c = Self.input(&ledger, slot: first, offset: 1, outputs: 1)
+        #expect(!ledger.isAcknowledged(through: positions))
+        ledger.acknowledge(a[0])
+        #expect(ledger.takeCommittable() == [Self.partition: 1])
+        #expect(!ledger.isAcknowledged(through: positions))
+        ledger.acknowledge(b[1])
+        #expect(!ledger.isAcknowledged(through: positions))
+        ledger.acknowledge(b[0])
+        // Offset 1's output is still out: it is after the checkpoint, so it does not hold it back.
+        #expect(ledger.isAcknowledged(through: positions))
+        #expect(!ledger.isAcknowledged(through: [2, 6]))
+        ledger.acknowledge(c[0])
+        #expect(ledger.isAcknowledged(through: [2, 6]))
+        // A partition not owned when the checkpoint was taken (-1) waits for nothing; one that
+        // was revoked since cannot be confirmed.
+        #expect(ledger.isAcknowledged(through: [-1, 6]))
+        ledger.deactivate(Self.partition)
+        #expect(!ledger.isAcknowledged(through: [2, 6]))
+    }
+
     @Test func aTokenIsUsedOnceAndARevokedPartitionsOutputsMoveNothing() {
         var ledger = OutputLedger()
         let slot = ledger.activate(Self.partition)

@@ -104,19 +104,39 @@ struct CheckpointStore: Sendable {
     /// Writes the checkpoint atomically as the next sequence number and prunes beyond `keep`.
     @discardableResult
     func write(_ checkpoint: RunCheckpoint) throws -> (file: URL, bytes: Int) {
-        let existing = files()
-        let next = (existing.first.flatMap { UInt64($0.deletingPathExtension().lastPathComponent.dropFirst("checkpoint-".count)) } ?? 0) + 1
-        let name = String(format: "checkpoint-%012llu.fpck", next)
-        let final = directory.appendingPathComponent(name)
-        let temporary = directory.appendingPathComponent(".\(name).tmp")
+        let bytes = try writeTemporary(checkpoint)
+        return (try publishTemporary(), bytes)
+    }
+
+    /// The file a checkpoint is written to before it is published (one at a time; restore
+    /// ignores it).
+    var temporary: URL { directory.appendingPathComponent(".checkpoint.tmp") }
+
+    /// Writes and fsyncs the checkpoint to ``temporary``; returns its size. Not restorable until
+    /// ``publishTemporary()``.
+    func writeTemporary(_ checkpoint: RunCheckpoint) throws -> Int {
         let bytes = try checkpoint.encoded()
         try Self.writeSynced(bytes, to: temporary.path)
+        return bytes.count
+    }
+
+    /// Renames ``temporary`` to the next sequence number, fsyncs the directory and prunes beyond
+    /// `keep`: from here on it is the checkpoint a restart restores.
+    func publishTemporary() throws -> URL {
+        let existing = files()
+        let next = (existing.first.flatMap { UInt64($0.deletingPathExtension().lastPathComponent.dropFirst("checkpoint-".count)) } ?? 0) + 1
+        let final = directory.appendingPathComponent(String(format: "checkpoint-%012llu.fpck", next))
         guard rename(temporary.path, final.path) == 0 else {
             throw CheckpointError("rename \(temporary.path) → \(final.path): \(String(cString: strerror(errno)))")
         }
         Self.syncDirectory(directory.path)
         for old in files().dropFirst(keep) { try? FileManager.default.removeItem(at: old) }
-        return (final, bytes.count)
+        return final
+    }
+
+    /// Removes an unpublished ``temporary`` (its outputs were never all acknowledged).
+    func discardTemporary() {
+        unlink(temporary.path)
     }
 
     static func writeSynced(_ bytes: [UInt8], to path: String) throws {

@@ -11,9 +11,10 @@ import Glibc
 ///
 /// The engine is a value whose large buffers are copy-on-write: the pipeline hands over a copy,
 /// which costs a few reference counts, and the buffers the pipeline then changes are copied once,
-/// on their first change while the copy is alive. One checkpoint is in flight at a time; the
-/// pipeline collects the outcome (``takeOutcome()``) between poll batches and only then stores the
-/// checkpoint's offsets for commit.
+/// on their first change while the copy is alive. One checkpoint is in flight at a time. The
+/// writer leaves it in the store's temporary file (``CheckpointStore/writeTemporary(_:)``); the
+/// pipeline collects the outcome (``takeOutcome()``) between poll batches and publishes it once
+/// the outputs of the inputs it covers are acknowledged.
 final class CheckpointWriter: Sendable {
     /// What the pipeline hands over: a copy of the engine and the input positions it corresponds to.
     struct Job: Sendable {
@@ -22,7 +23,7 @@ final class CheckpointWriter: Sendable {
         /// The pipeline's rebalance count when the copy was taken (positions from before a
         /// rebalance are not committed).
         var generation: UInt64
-        /// Pipeline-thread time spent on this checkpoint (the drain and the copy).
+        /// Pipeline-thread time spent taking the copy.
         var stall: Duration
     }
 
@@ -33,13 +34,8 @@ final class CheckpointWriter: Sendable {
         var stall: Duration
         /// Encode and write time on the writer thread.
         var elapsed: Duration
-        /// The file and its size, or why there is none.
-        var result: Result<Written, CheckpointError>
-    }
-
-    struct Written: Sendable {
-        var file: String
-        var bytes: Int
+        /// The size of the temporary file written, or why there is none.
+        var result: Result<Int, CheckpointError>
     }
 
     private struct State {
@@ -112,11 +108,10 @@ final class CheckpointWriter: Sendable {
     private func write(_ job: Job) -> Outcome {
         let clock = ContinuousClock()
         let started = clock.now
-        let result: Result<Written, CheckpointError>
+        let result: Result<Int, CheckpointError>
         do {
             let bytes = try job.engine.checkpoint()
-            let written = try store.write(RunCheckpoint(slots: job.slots, engine: bytes))
-            result = .success(Written(file: written.file.lastPathComponent, bytes: written.bytes))
+            result = .success(try store.writeTemporary(RunCheckpoint(slots: job.slots, engine: bytes)))
         } catch let error as CheckpointError {
             result = .failure(error)
         } catch {

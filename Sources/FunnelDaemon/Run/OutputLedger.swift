@@ -34,6 +34,9 @@ struct OutputLedger {
         var committable: Int64?
         /// Next offset after the last input processed (acknowledged or not); nil when inactive.
         var processed: Int64?
+        /// Every output of the inputs before this offset is acknowledged: the committable offset,
+        /// which ``takeCommittable()`` does not reset (checkpoints wait on it); -1 when none.
+        var acked: Int64 = -1
         /// Newest input timestamp fully acknowledged since the last ``takeLatencySamples(nowMilliseconds:)``.
         var ackedTimestamp: Int64 = -1
 
@@ -97,6 +100,7 @@ struct OutputLedger {
         state.head = 0
         state.committable = nil
         state.processed = nil
+        state.acked = -1
         state.ackedTimestamp = -1
         partitions[Int(slot)] = state
     }
@@ -123,6 +127,7 @@ struct OutputLedger {
             advance(slot)
         } else if partitions[slot].isEmpty {
             partitions[slot].committable = currentOffset + 1
+            partitions[slot].acked = currentOffset + 1
         } else {
             partitions[slot].entries[partitions[slot].entries.count - 1].offset = currentOffset
         }
@@ -231,6 +236,7 @@ struct OutputLedger {
         while !state.isEmpty, state.entries[state.head].outstanding == 0 {
             let entry = state.entries[state.head]
             state.committable = entry.offset + 1
+            state.acked = entry.offset + 1
             if entry.timestampMilliseconds > state.ackedTimestamp { state.ackedTimestamp = entry.timestampMilliseconds }
             state.head += 1
             state.headSeq &+= 1
@@ -256,6 +262,15 @@ struct OutputLedger {
             }
         }
         return result
+    }
+
+    /// Whether every output of the inputs before each position is acknowledged; a position is
+    /// (ledger slot, next offset), -1 for a partition not owned then (nothing to wait for).
+    func isAcknowledged(through positions: [Int64]) -> Bool {
+        for (slot, offset) in positions.enumerated() where offset >= 0 {
+            guard slot < partitions.count, partitions[slot].active, partitions[slot].acked >= offset else { return false }
+        }
+        return true
     }
 
     /// One latency sample per partition per call: now minus the newest fully acknowledged input's

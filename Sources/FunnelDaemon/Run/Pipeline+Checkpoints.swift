@@ -1,12 +1,18 @@
 import FunnelCore
 import FunnelKafka
+import Foundation
 
 /// Checkpoints of the engine state with the input positions they correspond to (pipeline thread).
 ///
-/// A checkpoint is taken between poll batches once every output of the inputs it covers is
-/// acknowledged (the publisher is drained first), so its positions are both "processed" and
-/// "delivered": restoring it and consuming from those positions loses nothing, and re-emits at
-/// most the outputs of the inputs read after it (bounded by `checkpoint.interval_seconds`).
+/// A checkpoint is a copy of the engine taken between poll batches with the position of every
+/// owned partition, encoded and written by the writer thread (``CheckpointWriter``) into a
+/// temporary file, and published — renamed to its sequence number — only once every output of
+/// the inputs before those positions is acknowledged. So a published checkpoint's positions are
+/// both "processed" and "delivered": restoring it and consuming from those positions loses
+/// nothing, and re-emits at most the outputs of the inputs read after it (bounded by
+/// `checkpoint.interval_seconds`). The pipeline never waits for the acknowledgements (a drain
+/// waited up to 40 ms on the mock cluster); it checks them after each batch, as Flink completes a
+/// checkpoint when its acknowledgements are in rather than stopping the stream for them.
 extension Pipeline {
     /// Re-creates the checkpoint's ledger slots in their order (the engine's per-source
     /// watermarks are indexed by slot), marks them idle until assigned, and arranges for each
@@ -21,47 +27,48 @@ extension Pipeline {
         }
     }
 
-    /// Collects a finished checkpoint, and starts the next one when the interval has passed and
-    /// none is in flight (the interval runs from the start of the previous one).
+    /// Publishes a written checkpoint whose outputs are acknowledged, and starts the next one
+    /// when the interval has passed and none is in flight (the interval runs from the start of
+    /// the previous one).
     func checkpointIfDue(_ engine: borrowing Engine) {
         guard let writer = checkpointWriter else { return }
         collectCheckpoint()
-        guard !writer.isBusy,
+        guard !writer.isBusy, unpublishedCheckpoint == nil,
             clock.now - lastCheckpoint >= .milliseconds(Int(config.checkpoint.intervalSeconds * 1000))
         else { return }
         lastCheckpoint = clock.now
-        startCheckpoint(engine, drainWithin: .milliseconds(Int(config.shutdownGraceSeconds * 1000)))
+        startCheckpoint(engine)
     }
 
-    /// The last checkpoint, at a graceful stop: waits for one in flight, then writes the final
-    /// state and waits for it too, all within `timeout`.
+    /// The last checkpoint, at a graceful stop: waits for one in flight, drains the outputs (the
+    /// stop does anyway), then writes and publishes the final state, all within `timeout`.
     func writeFinalCheckpoint(_ engine: borrowing Engine, within timeout: Duration) {
         guard let writer = checkpointWriter else { return }
         let deadline = clock.now + timeout
         _ = writer.waitIdle(within: timeout)
+        guard publisher.drain(within: max(.zero, deadline - clock.now)) else {
+            logger.warning("final checkpoint skipped: outputs still unacknowledged",
+                           metadata: ["unacked": "\(publisher.unacked)"])
+            return
+        }
         collectCheckpoint()
-        guard startCheckpoint(engine, drainWithin: max(.zero, deadline - clock.now)) else { return }
+        guard startCheckpoint(engine) else { return }
         if !writer.waitIdle(within: max(.zero, deadline - clock.now)) {
             logger.warning("final checkpoint still being written at the end of the grace period; the previous one stands")
         }
         collectCheckpoint()
     }
 
-    /// Drains the outputs, then hands a copy of the engine state with the positions of every owned
-    /// partition to the writer thread. The positions are stored for commit only once the writer has
-    /// written it (``collectCheckpoint()``). The committed offsets never run ahead of the newest
+    /// Hands a copy of the engine state with the positions of every owned partition to the writer
+    /// thread. The positions are stored for commit only once the checkpoint is published
+    /// (``collectCheckpoint()``). The committed offsets never run ahead of the newest published
     /// checkpoint, as in Flink, where the source commits on checkpoint completion: otherwise a
     /// crash before the first checkpoint that covers a partition (the first interval after
     /// joining) would restart it at the committed offset with none of the state before it.
     @discardableResult
-    func startCheckpoint(_ engine: borrowing Engine, drainWithin timeout: Duration) -> Bool {
+    func startCheckpoint(_ engine: borrowing Engine) -> Bool {
         guard let writer = checkpointWriter else { return false }
         let started = clock.now
-        guard publisher.drain(within: timeout) else {
-            logger.warning("checkpoint skipped: outputs still unacknowledged",
-                           metadata: ["unacked": "\(publisher.unacked)"])
-            return false
-        }
         let slots = publisher.ledger.partitions.map { partition in
             RunCheckpoint.Slot(topic: partition.topicPartition.topic, partition: partition.topicPartition.partition,
                                offset: partition.active ? (partition.processed ?? -1) : -1)
@@ -72,38 +79,55 @@ extension Pipeline {
         return writer.submit(job)
     }
 
-    /// Reports a checkpoint the writer finished and, when it was written and no rebalance came
-    /// since its copy was taken, stores its positions for commit. (After a rebalance the revoke
-    /// has committed newer positions already, or the partitions are someone else's.)
+    /// Takes the writer's outcome, and publishes a written checkpoint once every output of the
+    /// inputs it covers is acknowledged, then stores its positions for commit. A rebalance after
+    /// the copy discards it: the revoke has committed newer positions already, or the partitions
+    /// are someone else's, and the next interval takes a new one.
     func collectCheckpoint() {
-        guard let outcome = checkpointWriter?.takeOutcome() else { return }
-        switch outcome.result {
-        case .success(let written):
-            metrics.checkpointsWritten.increment()
-            metrics.checkpointWrite.recordNanoseconds(Self.nanoseconds(outcome.elapsed))
-            metrics.checkpointBytes.record(written.bytes)
-            logger.info("checkpoint written", metadata: [
-                "file": "\(written.file)", "bytes": "\(written.bytes)", "users": "\(outcome.users)",
-                "ms": "\(Self.nanoseconds(outcome.elapsed) / 1_000_000)",
-                "pipeline_ms": "\(Double(Self.nanoseconds(outcome.stall)) / 1e6)",
-            ])
-            guard outcome.generation == rebalances else {
-                logger.info("checkpoint positions not committed: a rebalance came after it was taken")
-                return
+        guard let writer = checkpointWriter, let store = checkpointStore else { return }
+        if unpublishedCheckpoint == nil, let outcome = writer.takeOutcome() {
+            switch outcome.result {
+            case .success:
+                unpublishedCheckpoint = outcome
+            case .failure(let error):
+                metrics.checkpointsFailed.increment()
+                logger.error("checkpoint failed", metadata: ["error": "\(error.message)"])
             }
-            var offsets: [TopicPartition: Int64] = [:]
-            for slot in outcome.slots where slot.offset >= 0 {
-                offsets[TopicPartition(topic: slot.topic, partition: slot.partition)] = slot.offset
-            }
-            guard !offsets.isEmpty else { return }
-            do {
-                try consumer.storeOffsets(offsets)
-            } catch {
-                logger.warning("could not store offsets", metadata: ["error": "\(error)", "offsets": "\(offsets)"])
-            }
-        case .failure(let error):
+        }
+        guard let outcome = unpublishedCheckpoint, case .success(let bytes) = outcome.result else { return }
+        guard outcome.generation == rebalances else {
+            unpublishedCheckpoint = nil
+            store.discardTemporary()
+            logger.info("checkpoint discarded: a rebalance came after it was taken")
+            return
+        }
+        guard publisher.ledger.isAcknowledged(through: outcome.slots.map(\.offset)) else { return }
+        unpublishedCheckpoint = nil
+        let file: URL
+        do {
+            file = try store.publishTemporary()
+        } catch {
             metrics.checkpointsFailed.increment()
-            logger.error("checkpoint failed", metadata: ["error": "\(error.message)"])
+            logger.error("checkpoint failed", metadata: ["error": "\(error)"])
+            return
+        }
+        metrics.checkpointsWritten.increment()
+        metrics.checkpointWrite.recordNanoseconds(Self.nanoseconds(outcome.elapsed))
+        metrics.checkpointBytes.record(bytes)
+        logger.info("checkpoint written", metadata: [
+            "file": "\(file.lastPathComponent)", "bytes": "\(bytes)", "users": "\(outcome.users)",
+            "ms": "\(Self.nanoseconds(outcome.elapsed) / 1_000_000)",
+            "copy_ms": "\(Double(Self.nanoseconds(outcome.stall)) / 1e6)",
+        ])
+        var offsets: [TopicPartition: Int64] = [:]
+        for slot in outcome.slots where slot.offset >= 0 {
+            offsets[TopicPartition(topic: slot.topic, partition: slot.partition)] = slot.offset
+        }
+        guard !offsets.isEmpty else { return }
+        do {
+            try consumer.storeOffsets(offsets)
+        } catch {
+            logger.warning("could not store offsets", metadata: ["error": "\(error)", "offsets": "\(offsets)"])
         }
     }
 

@@ -57,6 +57,8 @@ public final class Pipeline: @unchecked Sendable {
     /// start offsets it still has to hand to the consumer, and when the last one was written.
     var checkpointStore: CheckpointStore?
     var checkpointWriter: CheckpointWriter?
+    /// A checkpoint the writer has written, waiting for its outputs' acknowledgements.
+    var unpublishedCheckpoint: CheckpointWriter.Outcome?
     /// Rebalances so far (assignments and revocations): a checkpoint taken before one does not
     /// commit its positions.
     var rebalances: UInt64 = 0
@@ -288,7 +290,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             publisher.service(timeoutMilliseconds: 0)
             // With checkpoints, offsets are committed only once a checkpoint holds the state
-            // they lead to (``startCheckpoint(_:drainWithin:)``).
+            // they lead to (``collectCheckpoint()``).
             if checkpointStore == nil { storeCommittable() }
             applyBackPressure()
             recordBatchMetrics(engine: engine, reported: &reported)
