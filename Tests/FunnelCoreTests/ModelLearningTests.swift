@@ -142,8 +142,4 @@ struct ModelLearningTests {
         }
         #expect(throws: ModelError.self) { try same.loadModel(Array(bytes.prefix(40))) }
     }
-
-    @Test func crc32KnownValue() {
-        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
-    }
 }
