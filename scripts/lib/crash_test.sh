@@ -6,7 +6,11 @@
 # Loads N simulated events (default 50000; CRASH_N) into a one-partition topic, then starts the
 # daemon with checkpoints every second and kill -9s it KILLS times (default 5; CRASH_KILLS) at
 # random points of its reading, restarting it each time; the last run finishes (SIGTERM once
-# caught up). Then it checks, from the published scores and the daemon's own logs:
+# caught up). Each kill comes once the run has read its random share and published a checkpoint
+# taken after it began reading: checkpoints are written off the pipeline thread and published
+# when their outputs are acknowledged, so the newest one lags the reading by the time that takes
+# (about 0.6 s per checkpoint in the debug build), and a run killed before any would only
+# test a restart from nothing. Then it checks, from the published scores and the daemon's own logs:
 #   - lost: scored inputs without a score (must be 0);
 #   - duplicates: scores published twice, against a bound of what the daemon read between its
 #     last checkpoint and each kill (taken from its metrics just before the kill);
@@ -27,8 +31,8 @@ run_crash_test() {
   fp_daemon_config "$work/config.yaml" "$tag" "$boot" "$port" info "checkpoint:
   directory: \"$work/checkpoints\"
   interval_seconds: 1"
-  _ct_events_in() {
-    curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/^funnelpulse_events_in_total/ {print int($2)}' | tail -1
+  _ct_metric() {
+    curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk -v m="$1" 'index($0, m) == 1 {print int($NF)}' | tail -1
   }
   : >"$work/daemon.log"
   : >"$work/kills.txt"
@@ -36,12 +40,18 @@ run_crash_test() {
     echo "=== run $k" >>"$work/daemon.log"
     "$bin" run --config "$work/config.yaml" >>"$work/daemon.log" 2>&1 &
     pid=$!
-    # A random point of this run's reading: 3000 to 12000 events in (from its restored position).
+    # A random point of this run's reading: 3000 to 12000 events in (from its restored position),
+    # and two checkpoints published since it began reading (the first may have been taken before).
     target=$((RANDOM % 9000 + 3000))
     read_now=0
-    for _ in $(seq 1 1200); do
-      read_now=$(_ct_events_in || true)
-      [[ -n "$read_now" && "$read_now" -ge "$target" ]] && break
+    written_at_start=""
+    for _ in $(seq 1 1500); do
+      read_now=$(_ct_metric funnelpulse_events_in_total || true)
+      written=$(_ct_metric 'funnelpulse_checkpoints_total{result="written"}' || true)
+      if [[ -z "$written_at_start" && -n "$read_now" && "$read_now" -gt 0 ]]; then
+        written_at_start=${written:-0}
+      fi
+      [[ -n "$written_at_start" && "$read_now" -ge "$target" && "${written:-0}" -ge $((written_at_start + 2)) ]] && break
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.02
     done
@@ -60,7 +70,7 @@ run_crash_test() {
   sleep 2
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  unset -f _ct_events_in
+  unset -f _ct_metric
 
   kcat -C -b "$boot" -t "$tag-scores" -e -q -f '%s\n' >"$work/scores.jsonl" || return 1
   "$bin" replay --input "$work/sim.jsonl" --out "$work/replay" --quiet >/dev/null 2>&1 || return 1
