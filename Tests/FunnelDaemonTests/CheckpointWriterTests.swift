@@ -1,6 +1,7 @@
 import FunnelTestSupport
 import Foundation
 import FunnelCore
+import FunnelKafka
 import Testing
 
 @testable import FunnelDaemon
@@ -47,6 +48,37 @@ struct CheckpointWriterTests {
         // The engine that moved on is another state (so the comparison above can fail).
         #expect(try engine.checkpoint() != copied.checkpoint())
         #expect(restored.engine.stats.read == 3_000 && engine.stats.read == 6_000)
+    }
+
+    @Test("a checkpoint records where each partition's state is, and waits only for what was read")
+    func positionsOfReadRestoredAndUnknownPartitions() {
+        var ledger = OutputLedger()
+        let read = TopicPartition(topic: "in", partition: 0)  // read up to offset 40
+        let assigned = TopicPartition(topic: "in", partition: 1)  // its state at 30, nothing read yet
+        let joining = TopicPartition(topic: "in", partition: 2)  // restored at 70, not assigned yet
+        let revoked = TopicPartition(topic: "in", partition: 3)  // read, then revoked
+        let fresh = TopicPartition(topic: "in", partition: 4)  // assigned, nothing known or read
+        let first = ledger.activate(read)
+        ledger.beginInput(partition: first, offset: 40, timestampMilliseconds: 0)
+        let token = ledger.addOutput(topicIndex: 0)
+        ledger.endInput()
+        _ = ledger.activate(assigned)
+        _ = ledger.activate(joining)
+        ledger.deactivate(joining)
+        let fourth = ledger.activate(revoked)
+        ledger.beginInput(partition: fourth, offset: 9, timestampMilliseconds: 0)
+        ledger.endInput()
+        ledger.deactivate(revoked)
+        _ = ledger.activate(fresh)
+
+        let positions = Pipeline.checkpointPositions(ledger.partitions, assignedFrom: [assigned: 30],
+                                                     startOffsets: [joining: 70])
+        #expect(positions.slots.map(\.offset) == [41, 30, 70, -1, -1])
+        #expect(positions.slots.map(\.partition) == [0, 1, 2, 3, 4])
+        #expect(positions.awaiting == [41, -1, -1, -1, -1])
+        #expect(!ledger.isAcknowledged(through: positions.awaiting))
+        ledger.acknowledge(token)
+        #expect(ledger.isAcknowledged(through: positions.awaiting))
     }
 
     @Test("a discarded checkpoint is never published; the next one is")

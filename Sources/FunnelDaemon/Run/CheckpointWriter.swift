@@ -20,6 +20,9 @@ final class CheckpointWriter: Sendable {
     struct Job: Sendable {
         var engine: Engine
         var slots: [RunCheckpoint.Slot]
+        /// Per slot, the offset whose earlier inputs' outputs must be acknowledged before the
+        /// checkpoint is published (-1: none); the offsets committed once it is.
+        var awaiting: [Int64] = []
         /// The pipeline's rebalance count when the copy was taken (positions from before a
         /// rebalance are not committed).
         var generation: UInt64
@@ -29,6 +32,7 @@ final class CheckpointWriter: Sendable {
 
     struct Outcome: Sendable {
         var slots: [RunCheckpoint.Slot]
+        var awaiting: [Int64]
         var generation: UInt64
         var users: Int
         var stall: Duration
@@ -117,7 +121,7 @@ final class CheckpointWriter: Sendable {
         } catch {
             result = .failure(CheckpointError("\(error)"))
         }
-        return Outcome(slots: job.slots, generation: job.generation, users: job.engine.users.count,
+        return Outcome(slots: job.slots, awaiting: job.awaiting, generation: job.generation, users: job.engine.users.count,
                        stall: job.stall, elapsed: clock.now - started, result: result)
     }
 }

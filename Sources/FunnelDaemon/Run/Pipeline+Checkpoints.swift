@@ -10,7 +10,8 @@ import Foundation
 /// the inputs before those positions is acknowledged. So a published checkpoint's positions are
 /// both "processed" and "delivered": restoring it and consuming from those positions loses
 /// nothing, and re-emits at most the outputs of the inputs read after it (bounded by
-/// `checkpoint.interval_seconds`). The pipeline never waits for the acknowledgements (a drain
+/// `checkpoint.interval_seconds` plus the time the checkpoint took to be written and published).
+/// The pipeline never waits for the acknowledgements (a drain
 /// waited up to 40 ms on the mock cluster); it checks them after each batch, as Flink completes a
 /// checkpoint when its acknowledgements are in rather than stopping the stream for them.
 extension Pipeline {
@@ -69,14 +70,38 @@ extension Pipeline {
     func startCheckpoint(_ engine: borrowing Engine) -> Bool {
         guard let writer = checkpointWriter else { return false }
         let started = clock.now
-        let slots = publisher.ledger.partitions.map { partition in
-            RunCheckpoint.Slot(topic: partition.topicPartition.topic, partition: partition.topicPartition.partition,
-                               offset: partition.active ? (partition.processed ?? -1) : -1)
-        }
-        var job = CheckpointWriter.Job(engine: copy engine, slots: slots, generation: rebalances, stall: .zero)
+        let positions = Self.checkpointPositions(publisher.ledger.partitions, assignedFrom: assignedFrom,
+                                                 startOffsets: startOffsets)
+        var job = CheckpointWriter.Job(engine: copy engine, slots: positions.slots, awaiting: positions.awaiting,
+                                       generation: rebalances, stall: .zero)
         job.stall = clock.now - started
         metrics.checkpointStall.recordNanoseconds(Self.nanoseconds(job.stall))
         return writer.submit(job)
+    }
+
+    /// The position a checkpoint records for each ledger slot, and the offsets whose outputs it
+    /// waits for (-1: none).
+    ///
+    /// A partition read from records the offset after its last input processed, and waits for
+    /// its outputs. One whose state came from a checkpoint or a handover and that has not been
+    /// read from since records the position that state is at: its start offset when assigned
+    /// (`assignedFrom`), or, not yet assigned after a restore, the restored checkpoint's offset
+    /// (`startOffsets`). So a checkpoint taken while a restarted process is still joining its
+    /// group keeps the positions of the state it holds. Any other partition records -1 (a
+    /// restart starts it at the group's committed offset).
+    static func checkpointPositions(_ partitions: [OutputLedger.Partition], assignedFrom: [TopicPartition: Int64],
+                                    startOffsets: [TopicPartition: Int64]) -> (slots: [RunCheckpoint.Slot], awaiting: [Int64]) {
+        var slots: [RunCheckpoint.Slot] = []
+        var awaiting: [Int64] = []
+        for partition in partitions {
+            let topicPartition = partition.topicPartition
+            let processed = partition.active ? partition.processed : nil
+            let held = partition.active ? assignedFrom[topicPartition] : startOffsets[topicPartition]
+            slots.append(RunCheckpoint.Slot(topic: topicPartition.topic, partition: topicPartition.partition,
+                                            offset: processed ?? held ?? -1))
+            awaiting.append(processed ?? -1)
+        }
+        return (slots, awaiting)
     }
 
     /// Takes the writer's outcome, and publishes a written checkpoint once every output of the
@@ -101,7 +126,7 @@ extension Pipeline {
             logger.info("checkpoint discarded: a rebalance came after it was taken")
             return
         }
-        guard publisher.ledger.isAcknowledged(through: outcome.slots.map(\.offset)) else { return }
+        guard publisher.ledger.isAcknowledged(through: outcome.awaiting) else { return }
         unpublishedCheckpoint = nil
         let file: URL
         do {
@@ -119,9 +144,10 @@ extension Pipeline {
             "ms": "\(Self.nanoseconds(outcome.elapsed) / 1_000_000)",
             "copy_ms": "\(Double(Self.nanoseconds(outcome.stall)) / 1e6)",
         ])
+        // The positions read up to (the others are where their state came from: nothing to commit).
         var offsets: [TopicPartition: Int64] = [:]
-        for slot in outcome.slots where slot.offset >= 0 {
-            offsets[TopicPartition(topic: slot.topic, partition: slot.partition)] = slot.offset
+        for (slot, offset) in zip(outcome.slots, outcome.awaiting) where offset >= 0 {
+            offsets[TopicPartition(topic: slot.topic, partition: slot.partition)] = offset
         }
         guard !offsets.isEmpty else { return }
         do {
