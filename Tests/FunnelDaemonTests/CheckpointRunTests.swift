@@ -86,7 +86,8 @@ struct CheckpointRunTests {
         let events = RunSupport.events(200)
         let expected = try RunSupport.expected(events, config: config.engine)
         try RunSupport.produce(events, topic: config.inputs[0].topic, bootstrap: cluster.bootstrapServers)
-        let pipeline = try RunSupport.makePipeline(config)
+        let metrics = MetricsSetup()
+        let pipeline = try RunSupport.makePipeline(config, metrics: metrics)
         let task = Task { try await pipeline.run() }
         // Every score delivered: every input processed and its outputs acknowledged.
         let scoresTopic = config.outputs.scores
@@ -101,5 +102,11 @@ struct CheckpointRunTests {
         #expect(try RunSupport.committed(config)[0] == Int64(events.count))
         let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
         #expect(store.files().count == 1)
+        // The stop's checkpoint, published, covers every event this process read.
+        let text = metrics.registry.emitToString()
+        #expect(text.contains(#"funnelpulse_checkpoints_total{result="written"} 1"#))
+        #expect(text.contains(#"funnelpulse_checkpoints_total{result="failed"} 0"#))
+        #expect(text.contains("funnelpulse_events_in_total 200"))
+        #expect(text.contains("funnelpulse_checkpoint_events_in 200"))
     }
 }

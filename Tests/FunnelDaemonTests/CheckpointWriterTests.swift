@@ -9,17 +9,18 @@ import Testing
 /// The checkpoint writer thread: what it writes is the engine as the pipeline copied it.
 @Suite("Checkpoint writer")
 struct CheckpointWriterTests {
-    static func directory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt-writer")).path
+    /// A checkpoint store in a fresh directory (the caller removes it) and a writer on it.
+    static func writer() throws -> (directory: String, store: CheckpointStore, writer: CheckpointWriter) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(RunSupport.unique("ckpt-writer")).path
+        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        return (directory, store, CheckpointWriter(store: store))
     }
 
     @Test("the file holds the engine as copied, while the pipeline's engine moves on during the write",
           .timeLimit(.minutes(1)))
     func writesTheCopyNotTheMovingEngine() throws {
-        let directory = Self.directory()
+        let (directory, store, writer) = try Self.writer()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
-        let writer = CheckpointWriter(store: store)
         let config = RunSupport.engineConfig()
         #expect(config.model.enabled)
         var engine = try Engine(config: config)
@@ -83,10 +84,8 @@ struct CheckpointWriterTests {
 
     @Test("a discarded checkpoint is never published; the next one is")
     func discardedCheckpointsAreNotRestored() throws {
-        let directory = Self.directory()
+        let (directory, store, writer) = try Self.writer()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
-        let writer = CheckpointWriter(store: store)
         let config = RunSupport.engineConfig()
         var engine = try Engine(config: config)
         try RunSupport.feed(RunSupport.events(100), into: &engine)
@@ -107,10 +106,8 @@ struct CheckpointWriterTests {
 
     @Test("a write that fails is reported with its reason and leaves no file", .timeLimit(.minutes(1)))
     func failedWritesAreReported() throws {
-        let directory = Self.directory()
-        let store = try CheckpointStore(directory: directory, keep: 3, logger: RunSupport.logger())
+        let (directory, _, writer) = try Self.writer()
         try FileManager.default.removeItem(atPath: directory)
-        let writer = CheckpointWriter(store: store)
         let engine = try Engine(config: RunSupport.engineConfig())
         #expect(writer.submit(.init(engine: engine, slots: [], generation: 0, stall: .zero)))
         #expect(writer.waitIdle(within: .seconds(30)))

@@ -226,9 +226,10 @@ public enum RunSupport {
         for topic in [config.inputs[0].topic] + config.outputs.all { try cluster.createTopic(topic, partitions: 1) }
     }
 
-    public static func makePipeline(_ config: FunnelPulseConfig) throws -> Pipeline {
+    /// `metrics`: where its metrics go, for a test that reads them (a private registry otherwise).
+    public static func makePipeline(_ config: FunnelPulseConfig, metrics: MetricsSetup = MetricsSetup()) throws -> Pipeline {
         try Pipeline(config: config, mappings: [try CompiledMapping(.canonicalJSON)], logger: logger(),
-                     metrics: PipelineMetrics(factory: MetricsSetup().factory))
+                     metrics: PipelineMetrics(factory: metrics.factory))
     }
 
     /// Polls `condition` every 50 ms for up to `seconds`.

@@ -46,6 +46,7 @@ public final class PipelineMetrics: @unchecked Sendable {
         public static let checkpointWrite = "funnelpulse_checkpoint_write_seconds"
         public static let checkpointStall = "funnelpulse_checkpoint_pipeline_seconds"
         public static let checkpointBytes = "funnelpulse_checkpoint_bytes"
+        public static let checkpointEvents = "funnelpulse_checkpoint_events_in"
     }
 
     /// Label keys.
@@ -89,6 +90,9 @@ public final class PipelineMetrics: @unchecked Sendable {
     let checkpointWrite: Timer
     let checkpointStall: Timer
     let checkpointBytes: Gauge
+    /// Of the events this process read (`funnelpulse_events_in_total`), those the newest
+    /// published checkpoint covers: the difference is what a crash now would read again.
+    let checkpointEvents: Gauge
     private let evictedCapacity: Counter
     private let evictedAttempts: Counter
     private let evictedCarts: Counter
@@ -128,6 +132,7 @@ public final class PipelineMetrics: @unchecked Sendable {
         checkpointWrite = Timer(label: Name.checkpointWrite, factory: factory)
         checkpointStall = Timer(label: Name.checkpointStall, factory: factory)
         checkpointBytes = Gauge(label: Name.checkpointBytes, factory: factory)
+        checkpointEvents = Gauge(label: Name.checkpointEvents, factory: factory)
         evictedIdle = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "idle")], factory: factory)
         evictedCapacity = Counter(label: Name.usersEvicted, dimensions: [(Label.cause, "capacity")], factory: factory)
         evictedAttempts = Counter(label: Name.stateEvicted, dimensions: [("table", "funnel_attempts")], factory: factory)

@@ -33,6 +33,8 @@ final class CheckpointWriter: Sendable {
     struct Outcome: Sendable {
         var slots: [RunCheckpoint.Slot]
         var awaiting: [Int64]
+        /// The copy's count of events read (``EngineStats/read``, restored ones included).
+        var read: Int
         var generation: UInt64
         var users: Int
         var stall: Duration
@@ -121,7 +123,7 @@ final class CheckpointWriter: Sendable {
         } catch {
             result = .failure(CheckpointError("\(error)"))
         }
-        return Outcome(slots: job.slots, awaiting: job.awaiting, generation: job.generation, users: job.engine.users.count,
+        return Outcome(slots: job.slots, awaiting: job.awaiting, read: job.engine.stats.read, generation: job.generation, users: job.engine.users.count,
                        stall: job.stall, elapsed: clock.now - started, result: result)
     }
 }

@@ -264,8 +264,9 @@ struct OutputLedger {
         return result
     }
 
-    /// Whether every output of the inputs before each position is acknowledged; a position is
-    /// (ledger slot, next offset), -1 for a partition not owned then (nothing to wait for).
+    /// Whether every output of the inputs before each position is acknowledged; positions are
+    /// next offsets by ledger slot, -1 where there is nothing to wait for. A partition revoked
+    /// since is never acknowledged.
     func isAcknowledged(through positions: [Int64]) -> Bool {
         for (slot, offset) in positions.enumerated() where offset >= 0 {
             guard slot < partitions.count, partitions[slot].active, partitions[slot].acked >= offset else { return false }

@@ -139,6 +139,7 @@ extension Pipeline {
         metrics.checkpointsWritten.increment()
         metrics.checkpointWrite.recordNanoseconds(Self.nanoseconds(outcome.elapsed))
         metrics.checkpointBytes.record(bytes)
+        metrics.checkpointEvents.record(max(0, outcome.read - readAtStart))
         logger.info("checkpoint written", metadata: [
             "file": "\(file.lastPathComponent)", "bytes": "\(bytes)", "users": "\(outcome.users)",
             "ms": "\(Self.nanoseconds(outcome.elapsed) / 1_000_000)",

@@ -62,6 +62,8 @@ public final class Pipeline: @unchecked Sendable {
     /// Rebalances so far (assignments and revocations): a checkpoint taken before one does not
     /// commit its positions.
     var rebalances: UInt64 = 0
+    /// The engine's count of events read when this process started (restored ones).
+    var readAtStart = 0
     var restoredCheckpoint: RunCheckpoint?
     var startOffsets: [TopicPartition: Int64] = [:]
     var lastCheckpoint = ContinuousClock.now
@@ -249,6 +251,7 @@ public final class Pipeline: @unchecked Sendable {
             stepNames: engine.model?.quality.stepNames ?? [],
             pseudonymizer: engine.userPseudonymizer)
         var reported = engine.stats
+        readAtStart = engine.stats.read
         var stallWatch = InputStallWatch(afterSeconds: config.engine.alerts.enabled ? config.engine.alerts.funnel.stallAfterSeconds : 0)
         var lastLagCheck = clock.now - .seconds(10)
         var failure: (any Error)?
