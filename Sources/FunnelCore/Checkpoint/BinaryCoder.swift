@@ -63,11 +63,13 @@ extension Array: RawArray where Element: RawElement {
         guard count >= 0, size == 0 || count <= (source.bytes.count - source.offset) / size else {
             throw CheckpointError("array of \(count) elements runs past the end")
         }
-        var out = [Element]()
-        out.reserveCapacity(count)
-        source.bytes.withUnsafeBytes { raw in
-            for i in 0..<count {
-                out.append(raw.loadUnaligned(fromByteOffset: source.offset + i * size, as: Element.self))
+        // One block copy: the elements are bitwise copyable (and the bytes need not be aligned).
+        let out = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = 0
+            source.bytes.withUnsafeBytes { raw in
+                guard count > 0, let to = buffer.baseAddress, let from = raw.baseAddress else { return }
+                UnsafeMutableRawPointer(to).copyMemory(from: from + source.offset, byteCount: count * size)
+                initialized = count
             }
         }
         source.offset += count * size
