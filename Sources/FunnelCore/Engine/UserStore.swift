@@ -15,7 +15,9 @@ public struct UserStore: Sendable {
         var next: UInt32 = .max
     }
 
-    public private(set) var records: [UserRecord] = []
+    /// The records by slot, in chunks shared with a copy of the engine until written (so a
+    /// checkpoint's copy costs the pipeline only the chunks it writes before the copy is encoded).
+    private(set) var records = ChunkedSlab<UserRecord>()
     /// Activity-list links, one per slot of `records`.
     private var links: [Links] = []
     private var freeSlots: [UInt32] = []
@@ -103,14 +105,12 @@ public struct UserStore: Sendable {
         guard entry != 0 else { return }
         let slot = slot(entry: entry)
         guard slot >= 0, slot < records.count else { return }
-        records.withUnsafeBufferPointer {
-            guard let base = $0.baseAddress else { return }
-            // Every line the record touches (five when it straddles one more).
-            let first = UInt(bitPattern: UnsafeRawPointer(base + slot)) & ~63
-            let last = (UInt(bitPattern: UnsafeRawPointer(base + slot)) + UInt(MemoryLayout<UserRecord>.stride) - 1) & ~63
-            for line in stride(from: first, through: last, by: 64) {
-                if let p = UnsafeRawPointer(bitPattern: line) { fp_prefetch(p) }
-            }
+        // Every line the record touches (five when it straddles one more).
+        let address = UInt(bitPattern: records.address(of: slot))
+        let first = address & ~63
+        let last = (address + UInt(MemoryLayout<UserRecord>.stride) - 1) & ~63
+        for line in stride(from: first, through: last, by: 64) {
+            if let p = UnsafeRawPointer(bitPattern: line) { fp_prefetch(p) }
         }
         links.prefetch(slot)
     }
@@ -159,10 +159,9 @@ public struct UserStore: Sendable {
             records[slot] = UserRecord()
         } else {
             slot = records.count
-            if records.count == records.capacity {
-                // Grow by a quarter rather than doubling: the slab is most of the engine's memory.
-                records.reserveCapacity(records.count + max(4096, records.count / 4))
-                links.reserveCapacity(records.capacity)
+            if links.count == links.capacity {
+                // Grow by a quarter rather than doubling (the records grow a chunk at a time).
+                links.reserveCapacity(links.count + max(4096, links.count / 4))
             }
             records.append(UserRecord())
             links.append(Links())
