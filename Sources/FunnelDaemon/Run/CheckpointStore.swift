@@ -101,13 +101,6 @@ struct CheckpointStore: Sendable {
         return nil
     }
 
-    /// Writes the checkpoint atomically as the next sequence number and prunes beyond `keep`.
-    @discardableResult
-    func write(_ checkpoint: RunCheckpoint) throws -> (file: URL, bytes: Int) {
-        let bytes = try writeTemporary(checkpoint)
-        return (try publishTemporary(), bytes)
-    }
-
     /// The file a checkpoint is written to before it is published (one at a time; restore
     /// ignores it).
     var temporary: URL { directory.appendingPathComponent(".checkpoint.tmp") }
