@@ -28,6 +28,9 @@ struct InputOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp(BenchSupport.batchHelp))
     var batch: String = "\(EngineBatch.defaultCapacity)"
+
+    @Flag(name: .long, help: ArgumentHelp(BenchSupport.breakdownHelp))
+    var breakdown = false
 }
 
 struct DecodeBench: ParsableCommand {
@@ -68,9 +71,15 @@ struct EngineBench: ParsableCommand {
         let mapping = try BenchSupport.mapping(options.mapping)
         let config = try ConfigLoader.loadConfig(path: options.config ?? "", environment: [:])
         let lines = try LineSet(path: options.input)
-        try BenchSupport.engineRuns(label: (options.input as NSString).lastPathComponent, lines: lines,
-                                    mapping: mapping, config: config.engine, runs: options.runs,
-                                    batches: try BenchSupport.batches(options.batch))
+        let label = (options.input as NSString).lastPathComponent
+        let batches = try BenchSupport.batches(options.batch)
+        if options.breakdown {
+            try BenchSupport.breakdownRuns(label: label, lines: lines, mapping: mapping, config: config.engine,
+                                           runs: options.runs, batch: batches[0])
+            return
+        }
+        try BenchSupport.engineRuns(label: label, lines: lines, mapping: mapping, config: config.engine,
+                                    runs: options.runs, batches: batches)
     }
 }
 
@@ -86,6 +95,8 @@ struct SimulatedBench: ParsableCommand {
     @Option(name: .long) var runs: Int = 2
     @Option(name: .long, help: ArgumentHelp(BenchSupport.batchHelp))
     var batch: String = "\(EngineBatch.defaultCapacity)"
+    @Flag(name: .long, help: ArgumentHelp(BenchSupport.breakdownHelp))
+    var breakdown = false
 
     func run() throws {
         var sim = SimulatorConfig()
@@ -124,7 +135,13 @@ struct SimulatedBench: ParsableCommand {
             ("input", "simulated JSON"), ("records", "\(lines.count)"), ("events_per_s", BenchSupport.si(bestDecode)),
             ("MB_per_s", String(format: "%.0f", bestDecode * Double(lines.bytes) / Double(max(lines.count, 1)) / 1e6)),
         ]))
-        try BenchSupport.engineRuns(label: "simulated", lines: lines, mapping: try CompiledMapping(.canonicalJSON),
-                                    config: cfg.engine, runs: runs, batches: try BenchSupport.batches(batch))
+        let batches = try BenchSupport.batches(batch)
+        if breakdown {
+            try BenchSupport.breakdownRuns(label: "simulated", lines: lines, mapping: mapping, config: cfg.engine,
+                                           runs: runs, batch: batches[0])
+            return
+        }
+        try BenchSupport.engineRuns(label: "simulated", lines: lines, mapping: mapping,
+                                    config: cfg.engine, runs: runs, batches: batches)
     }
 }

@@ -40,6 +40,8 @@ struct LineSet {
 /// Encodes every output (as the daemon would) but writes nothing.
 struct CountingSink: EngineSink {
     var buffer = JSONBuffer(capacity: 4096)
+    /// Off: scores are counted, not encoded (to measure what their JSON costs).
+    var encodesScores = true
     var scoreNames = ScoreRecord.Names()
     var deadLetters = 0
     var snapshots = 0
@@ -62,9 +64,10 @@ struct CountingSink: EngineSink {
     }
 
     mutating func score(_ score: ModelScore, event: Event, record: UnsafeRawBufferPointer, position: SourcePosition) {
+        scores += 1
+        guard encodesScores else { return }
         buffer.reset()
         ScoreRecord.encode(score, event: event, record: record, names: scoreNames, into: &buffer)
-        scores += 1
         outputBytes &+= buffer.bytes.count
     }
 }
@@ -88,6 +91,11 @@ enum BenchSupport {
         the runs, to compare batch sizes in one process.
         """
 
+    static let breakdownHelp = """
+        Instead of the usual rows: the engine as configured, with its scores not encoded, with the \
+        model off and with the alerts off, alternating, and what each part costs per event.
+        """
+
     static func batches(_ text: String) throws -> [Int] {
         let sizes = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
@@ -96,32 +104,41 @@ enum BenchSupport {
         return sizes.compactMap { $0 }
     }
 
+    /// One pass of a fresh engine over `lines`: seconds taken, the engine and the sink after it.
+    static func engineRun(lines: LineSet, mapping: CompiledMapping, config: EngineConfig, batch size: Int,
+                          encodesScores: Bool = true) throws -> (seconds: Double, engine: Engine, sink: CountingSink) {
+        var engine = try Engine(config: config)
+        var decoder = RecordDecoder(mapping: mapping)
+        decoder.startSource()
+        var sink = CountingSink()
+        sink.encodesScores = encodesScores
+        if let model = engine.model {
+            sink.scoreNames = ScoreRecord.Names(features: model.features.names, steps: model.quality.stepNames)
+        }
+        var n: Int64 = 0
+        var batch = EngineBatch(capacity: size)
+        let seconds = time {
+            lines.forEach { line in
+                n += 1
+                batch.append(line, at: SourcePosition(source: 0, offset: n))
+                if batch.isFull { engine.process(&batch, decoder: &decoder, sink: &sink) }
+            }
+            engine.process(&batch, decoder: &decoder, sink: &sink)
+            engine.finish(sink: &sink)
+        }
+        return (seconds, engine, sink)
+    }
+
     static func engineRuns(label: String, lines: LineSet, mapping: CompiledMapping, config: EngineConfig,
                            runs: Int, batches: [Int] = [EngineBatch.defaultCapacity]) throws {
         var best: [Int: Double] = [:]
         for run in 0..<max(1, runs) {
-            var engine = try Engine(config: config)
-            var decoder = RecordDecoder(mapping: mapping)
-            decoder.startSource()
-            var sink = CountingSink()
-            if let model = engine.model {
-                sink.scoreNames = ScoreRecord.Names(features: model.features.names, steps: model.quality.stepNames)
-            }
-            var n: Int64 = 0
-            var batch = EngineBatch(capacity: batches[run % batches.count])
-            let seconds = time {
-                lines.forEach { line in
-                    n += 1
-                    batch.append(line, at: SourcePosition(source: 0, offset: n))
-                    if batch.isFull { engine.process(&batch, decoder: &decoder, sink: &sink) }
-                }
-                engine.process(&batch, decoder: &decoder, sink: &sink)
-                engine.finish(sink: &sink)
-            }
+            let size = batches[run % batches.count]
+            let (seconds, engine, sink) = try engineRun(lines: lines, mapping: mapping, config: config, batch: size)
             let rate = Double(lines.count) / seconds
-            best[batch.capacity] = max(best[batch.capacity] ?? 0, rate)
+            best[size] = max(best[size] ?? 0, rate)
             print(row("engine", [
-                ("input", label), ("run", "\(run + 1)"), ("batch", "\(batch.capacity)"), ("events", "\(engine.stats.read)"),
+                ("input", label), ("run", "\(run + 1)"), ("batch", "\(size)"), ("events", "\(engine.stats.read)"),
                 ("accepted", "\(engine.stats.accepted)"), ("rejected", "\(engine.stats.rejectedTotal)"),
                 ("users", "\(engine.users.count)"), ("evicted", "\(engine.users.evictedIdle + engine.users.evictedCapacity)"),
                 ("scores", "\(sink.scores)"), ("snapshots", "\(sink.snapshots)"),
@@ -135,6 +152,41 @@ enum BenchSupport {
             print(row("engine-best", [("input", label), ("batch", "\(size)"), ("events_per_s", si(best[size] ?? 0))]))
         }
         try checkpointRow(label: label, lines: lines, mapping: mapping, config: config)
+    }
+
+    /// Where an event's time goes: the engine as configured, then with parts switched off one at a
+    /// time, the variants alternating within each round so that all see the same machine noise.
+    /// Prints each variant's best rate and time per event, and the difference to the full engine:
+    /// what the part switched off costs per event.
+    static func breakdownRuns(label: String, lines: LineSet, mapping: CompiledMapping, config: EngineConfig,
+                              runs: Int, batch: Int) throws {
+        var noModel = config
+        noModel.model.enabled = false
+        var noAlerts = config
+        noAlerts.alerts.enabled = false
+        var variants: [(name: String, config: EngineConfig, encodesScores: Bool)] = [("full", config, true)]
+        if config.model.enabled {
+            variants.append(("scores_not_encoded", config, false))
+            variants.append(("model_off", noModel, true))
+        }
+        if config.alerts.enabled { variants.append(("alerts_off", noAlerts, true)) }
+        var best = [Double](repeating: .infinity, count: variants.count)
+        for _ in 0..<max(1, runs) {
+            for (v, variant) in variants.enumerated() {
+                let run = try engineRun(lines: lines, mapping: mapping, config: variant.config, batch: batch,
+                                        encodesScores: variant.encodesScores)
+                best[v] = min(best[v], run.seconds)
+            }
+        }
+        let perEvent = best.map { $0 / Double(max(lines.count, 1)) * 1e6 }
+        for (v, variant) in variants.enumerated() {
+            print(row("breakdown", [
+                ("input", label), ("variant", variant.name), ("runs", "\(max(1, runs))"),
+                ("events_per_s", si(Double(lines.count) / best[v])),
+                ("us_per_event", String(format: "%.3f", perEvent[v])),
+                ("us_saved_vs_full", String(format: "%.3f", perEvent[0] - perEvent[v])),
+            ]))
+        }
     }
 
     /// Size and time of an engine checkpoint after the whole input, and of restoring it.
