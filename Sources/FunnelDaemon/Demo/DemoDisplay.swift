@@ -47,7 +47,7 @@ struct DemoDisplay: Service {
             let stats = board.stats
             var rates: (Double, Double)?
             if let previous {
-                let seconds = Self.seconds(now - previous.at)
+                let seconds = (now - previous.at).inSeconds
                 if seconds > 0 {
                     rates = (Double(stats.produced - previous.produced) / seconds,
                              Double(stats.outputs - previous.outputs) / seconds)
@@ -77,9 +77,5 @@ struct DemoDisplay: Service {
         case .lines:
             output.write(DemoView.logLine(frame) + "\n")
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

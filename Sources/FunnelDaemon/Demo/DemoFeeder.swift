@@ -54,7 +54,7 @@ final class DemoFeeder: Service, Sendable {
         let start = clock.now
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.inSeconds
             let due = Int(seconds * eventsPerSecond)
             while sent < due {
                 if !pending {

@@ -84,7 +84,7 @@ public final class PipelineMetrics: @unchecked Sendable {
     let handoversOut: Counter
     let handoversIn: Counter
     /// Checkpoints written / failed; encode + write time (writer thread); pipeline-thread time
-    /// (drain + copy); size of the last one.
+    /// (the copy of the engine); size of the last one.
     let checkpointsWritten: Counter
     let checkpointsFailed: Counter
     let checkpointWrite: Timer

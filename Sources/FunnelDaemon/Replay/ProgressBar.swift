@@ -26,7 +26,7 @@ struct ProgressBar {
         let width = 30
         let filled = Int(fraction * Double(width))
         let elapsed = now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let rate = seconds > 0 ? Double(events) / seconds : 0
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = "\r[\(bar)] \(Int(fraction * 100))%  \(events) events  \(Int(rate)) events/s "

@@ -94,7 +94,7 @@ public struct ReplayDriver {
             try ModelFile.write(bytes, to: path)
         }
 
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let result = Result(
             stats: engine.stats, users: engine.users.count, bytesPerUser: engine.users.bytesPerUser,
             elapsedSeconds: seconds, eventsPerSecond: seconds > 0 ? Double(engine.stats.read) / seconds : 0,

@@ -101,8 +101,7 @@ final class CheckpointWriter: Sendable {
 
     /// Waits until no checkpoint is in flight; false when `timeout` ran out first.
     func waitIdle(within timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds)
-            + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.inSeconds)
         state.lock()
         defer { state.unlock() }
         while current.busy {

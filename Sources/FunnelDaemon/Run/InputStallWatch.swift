@@ -33,7 +33,7 @@ struct InputStallWatch {
     }
 
     private func alert(_ state: AlertState, quiet: Duration, eventTime: Int64, since: Int64) -> Alert {
-        let seconds = Double(quiet.components.seconds) + Double(quiet.components.attoseconds) / 1e18
+        let seconds = quiet.inSeconds
         let message = state == .firing
             ? "no input for \(Int(seconds)) s (stall_after_seconds \(Int(after.components.seconds)))"
             : "input resumed after \(Int(seconds)) s without records"

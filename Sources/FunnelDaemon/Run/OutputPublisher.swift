@@ -168,7 +168,7 @@ final class OutputPublisher {
         let deadline = clock.now + timeout
         while ledger.unacked > 0, failure == nil, clock.now < deadline {
             let left = deadline - clock.now
-            let millis = max(1, min(100, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let millis = max(1, min(100, left.inMilliseconds))
             do {
                 try producer.flush(timeoutMilliseconds: Int32(millis))
             } catch {

@@ -75,7 +75,7 @@ extension Pipeline {
         var job = CheckpointWriter.Job(engine: copy engine, slots: positions.slots, awaiting: positions.awaiting,
                                        generation: rebalances, stall: .zero)
         job.stall = clock.now - started
-        metrics.checkpointStall.recordNanoseconds(Self.nanoseconds(job.stall))
+        metrics.checkpointStall.recordNanoseconds(job.stall.inNanoseconds)
         return writer.submit(job)
     }
 
@@ -137,13 +137,13 @@ extension Pipeline {
             return
         }
         metrics.checkpointsWritten.increment()
-        metrics.checkpointWrite.recordNanoseconds(Self.nanoseconds(outcome.elapsed))
+        metrics.checkpointWrite.recordNanoseconds(outcome.elapsed.inNanoseconds)
         metrics.checkpointBytes.record(bytes)
         metrics.checkpointEvents.record(max(0, outcome.read - readAtStart))
         logger.info("checkpoint written", metadata: [
             "file": "\(file.lastPathComponent)", "bytes": "\(bytes)", "users": "\(outcome.users)",
-            "ms": "\(Self.nanoseconds(outcome.elapsed) / 1_000_000)",
-            "copy_ms": "\(Double(Self.nanoseconds(outcome.stall)) / 1e6)",
+            "ms": "\(outcome.elapsed.inMilliseconds)",
+            "copy_ms": "\(outcome.stall.inSeconds * 1000)",
         ])
         // The positions read up to (the others are where their state came from: nothing to commit).
         var offsets: [TopicPartition: Int64] = [:]
@@ -156,9 +156,5 @@ extension Pipeline {
         } catch {
             logger.warning("could not store offsets", metadata: ["error": "\(error)", "offsets": "\(offsets)"])
         }
-    }
-
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
     }
 }

@@ -56,7 +56,7 @@ extension Pipeline {
             logger.info("partition state handed over", metadata: [
                 "partition": "\(state.partition)", "offset": "\(state.offset)", "users": "\(users[state.partition] ?? 0)",
                 "bytes": "\(state.state.count)", "store": "\(store.kind)",
-                "write_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                "write_ms": "\(elapsed.inMilliseconds)",
             ])
         }
     }
