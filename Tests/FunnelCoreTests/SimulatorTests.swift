@@ -183,6 +183,58 @@ private func purchases(_ lines: [Line]) -> [Int: [Int64]] {
         #expect(stats(sorted[(9 * sorted.count / 10)...]).rate > 5 * stats(sorted[..<(sorted.count / 2)]).rate)
     }
 
+    /// `truth.p` is the Bayes-optimal probability given the stream: with the calibration above
+    /// (it is P(purchase within H) given itself), it must also be a function of what the stream
+    /// has shown by then. Key each event by that — where the session is (landing, browse, carted,
+    /// checkout), its device, channel and starting hour, the user's earlier sessions and purchases
+    /// (clamped as the process clamps them) and the category of the session's first product — and
+    /// every key must carry one probability. A latent intent breaks this, and the check sees it.
+    @Test func truthProbabilityDependsOnlyOnWhatTheStreamShowed() {
+        func distinctProbabilities(sigma: Double) -> (keys: Int, conflicting: Int) {
+            var config = SimulatorConfig(seed: 13, users: 3000, duration: day)
+            config.latentIntentSigma = sigma
+            let (raw, lines, _) = run(config)
+            struct SessionState { var start: Int64; var stage: Int; var category: String?; var sessions: Int; var purchases: Int }
+            var sessions: [Int: SessionState] = [:]
+            var sessionCount: [Int: Int] = [:]
+            var purchaseCount: [Int: Int] = [:]
+            var seen: [String: Double] = [:]
+            var conflicting = Set<String>()
+            for (line, l) in zip(raw, lines) {
+                var state = sessions[l.session] ?? {
+                    defer { sessionCount[l.user, default: 0] += 1 }
+                    return SessionState(start: l.ts, stage: 0, category: nil, sessions: sessionCount[l.user, default: 0],
+                                        purchases: purchaseCount[l.user, default: 0])
+                }()
+                if state.category == nil { state.category = field(line, "category") }
+                if l.type == "cart" { state.stage = max(state.stage, 1) }
+                if l.type == "checkout" { state.stage = 2 }
+                sessions[l.session] = state
+                if l.type == "purchase" {
+                    purchaseCount[l.user, default: 0] += 1
+                    continue
+                }
+                guard let p = l.p else { continue }
+                let hour = (state.start % day) / 3_600_000
+                let key = "\(state.stage) \(state.category ?? "landing") \(l.device) \(field(line, "channel") ?? "") \(hour) "
+                    + "\(min(state.sessions, 10)) \(min(state.purchases, 3))"
+                if let known = seen[key] {
+                    if abs(known - p) > 1e-6 { conflicting.insert(key) }
+                } else {
+                    seen[key] = p
+                }
+            }
+            return (seen.count, conflicting.count)
+        }
+        let observable = distinctProbabilities(sigma: 0)
+        print("sigma 0: \(observable.keys) keys, \(observable.conflicting) with more than one p")
+        #expect(observable.keys > 2000)
+        #expect(observable.conflicting == 0)
+        let latent = distinctProbabilities(sigma: 0.35)
+        print("sigma 0.35: \(latent.keys) keys, \(latent.conflicting) with more than one p")
+        #expect(latent.conflicting > latent.keys / 10)
+    }
+
     @Test func defaultPositiveRateIsInRange() {
         let (_, lines, _) = run(SimulatorConfig(seed: 5, users: 4000, duration: day))
         let bought = purchases(lines)
@@ -344,6 +396,25 @@ private func purchases(_ lines: [Line]) -> [Int: [Int64]] {
         }
         let path = advance[0] / l[0] * advance[1] / l[1] * advance[2] / l[2]
         #expect(abs(p[0] - path * cdf) < 1e-12)
+        // Landing: one more exponential step in front, same closed form with four rates.
+        let view = FunnelChain.landingRate * FunnelChain.landingView
+        let horizonMillis = 1_800_000.0
+        let slow = advance * 1e-4
+        let slowLeave = leave * 1e-4
+        let slowExit = slow + slowLeave
+        let landingExit = view + FunnelChain.landingRate * FunnelChain.landingLeave
+        let slowRates: [Double] = [landingExit, slowExit[0], slowExit[1], slowExit[2]]
+        var landingCDF = 1.0
+        for i in 0..<4 {
+            var product = 1.0
+            for j in 0..<4 where j != i { product *= slowRates[j] / (slowRates[j] - slowRates[i]) }
+            landingCDF -= product * Foundation.exp(-slowRates[i] * horizonMillis)
+        }
+        let stagePath: Double = slow[0] / slowExit[0] * slow[1] / slowExit[1] * slow[2] / slowExit[2]
+        let landingPath = view / landingExit * stagePath
+        let landing = FunnelChain.landingAbsorption(advance: slow, leave: slowLeave, horizon: horizonMillis)
+        #expect(abs(landing - landingPath * landingCDF) < 1e-12)
+        #expect(landing > 0.01)
         #expect(abs(SimMath.exp(-3.7) - Foundation.exp(-3.7)) < 1e-15)
         #expect(abs(SimMath.log(123.456) - Foundation.log(123.456)) < 1e-13)
     }

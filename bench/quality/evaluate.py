@@ -1,7 +1,7 @@
 """Scores FunnelPulse's `scores.jsonl` against the protocol's labels.
 
     evaluate.py funnelpulse DATA.csv SCORES.jsonl      -> JSON metrics (all, last30)
-    evaluate.py simulator EVENTS.jsonl SCORES.jsonl    -> model AUC vs Bayes-optimal AUC from truth.p
+    evaluate.py simulator EVENTS.jsonl SCORES.jsonl    -> model vs the Bayes-optimal truth.p, overall and per tenth
 """
 import json
 import sys
@@ -24,10 +24,13 @@ def funnelpulse(data, scores_path):
 
 
 def simulator(events_path, scores_path):
-    """Bayes-optimal AUC: the simulator's own conversion probability `truth.p` as the score.
+    """The model against the Bayes-optimal predictor: the simulator's own `truth.p`.
 
+    With `latent_intent_sigma` 0 (the default) `truth.p` is P(purchase within H | everything the
+    stream has shown by then), so its AUC is the best any model can reach on this stream.
     Prediction points are the simulator's non-purchase events in file order (the replay's order);
-    labels follow the same protocol, from the simulated purchases within the horizon.
+    labels follow the same protocol, from the simulated purchases within the horizon. `slices`
+    follows both over ten equal, consecutive slices of the prediction points (the warm-up).
     """
     rows = protocol.load_simulator(events_path)
     y = protocol.simulator_labels(rows)
@@ -35,7 +38,14 @@ def simulator(events_path, scores_path):
     p = read_scores(scores_path)
     if len(p) != len(y):
         raise SystemExit(f"{scores_path}: {len(p)} scores for {len(y)} prediction points")
-    return {"model": protocol.metrics(p, y), "bayes_optimal": protocol.metrics(truth, y)}
+    n = len(y)
+    slices = []
+    for k in range(10):
+        a, b = k * n // 10, (k + 1) * n // 10
+        model, best = protocol.auc(p[a:b], y[a:b]), protocol.auc(truth[a:b], y[a:b])
+        slices.append({"slice": k + 1, "model_auc": round(model, 4), "bayes_optimal_auc": round(best, 4),
+                       "gap": round(best - model, 4)})
+    return {"model": protocol.metrics(p, y), "bayes_optimal": protocol.metrics(truth, y), "slices": slices}
 
 
 if __name__ == "__main__":

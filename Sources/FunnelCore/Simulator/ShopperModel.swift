@@ -1,9 +1,9 @@
 /// The observable dimensions of simulated traffic and how each moves conversion.
 ///
 /// Every factor here multiplies an advance rate of ``FunnelChain`` and depends only on things
-/// a model can see in the stream (device, channel, hour of day, category, price, the user's
-/// earlier sessions and purchases). Together with a small latent intent they make conversion
-/// learnable but not perfectly predictable.
+/// a model can see in the stream (device, channel, hour of day the session started, the category
+/// of its product and that category's price level, the user's earlier sessions and purchases).
+/// With `latent_intent_sigma` above 0 a per-user intent the stream never shows multiplies them too.
 enum ShopperModel {
     static let deviceNames: [StaticString] = ["mobile", "desktop", "tablet", "app"]
     static let deviceCDF: [Double] = [0.45, 0.75, 0.83, 1.0]
@@ -36,6 +36,12 @@ enum ShopperModel {
         1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.2, 1.2, 1.2, 1.0,
     ]
 
+    /// The first hour with the same `conversionByHour` factor as each hour: hours that set the
+    /// same rates share one landing probability.
+    static let representativeHour: [Int] = (0..<24).map { hour in
+        conversionByHour.firstIndex(of: conversionByHour[hour]) ?? hour
+    }
+
     /// Traffic intensity at an absolute time, linearly interpolated between hour centres so the
     /// arrival rate has no jumps.
     @inline(__always)
@@ -53,7 +59,7 @@ enum ShopperModel {
         Int(((t % 86_400_000) + 86_400_000) % 86_400_000 / 3_600_000)
     }
 
-    /// Price factor: dearer items convert less; (price/30)^−0.35, bounded to [0.4, 2.5].
+    /// Price factor: dearer categories convert less; (price/30)^−0.35, bounded to [0.4, 2.5].
     @inline(__always)
     static func priceFactor(_ price: Double) -> Double {
         min(2.5, max(0.4, SimMath.exp(-0.35 * SimMath.log(price / 30))))

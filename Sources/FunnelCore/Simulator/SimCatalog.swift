@@ -15,6 +15,10 @@ struct SimCatalog: Sendable {
     let priceCents: [Int32]
     /// Multiplier on the browse→cart rate for sessions focused on the category (log-normal, σ 0.5).
     let categoryFactor: [Double]
+    /// The category's price level (median item price): the price that moves a session's
+    /// conversion. Item prices scatter around it without effect, so that once a session has shown
+    /// its product's category nothing about the product the stream has not shown matters.
+    let categoryPrice: [Double]
 
     init(categories: Int, items: Int, zipf: Double, random: inout SimRandom) {
         categoryCount = max(1, categories)
@@ -23,12 +27,15 @@ struct SimCatalog: Sendable {
         itemCDF = SimCatalog.zipfCDF(count: itemsPerCategory, exponent: zipf)
         var factors: [Double] = []
         factors.reserveCapacity(categoryCount)
+        var levels: [Double] = []
+        levels.reserveCapacity(categoryCount)
         var prices: [Int32] = []
         prices.reserveCapacity(categoryCount * itemsPerCategory)
         for _ in 0..<categoryCount {
             factors.append(SimMath.exp(0.5 * random.normal() - 0.125))
             // Category price level: log-normal around 30 (median), spread ×/÷ 2.7.
             let level = 30 * SimMath.exp(random.normal())
+            levels.append(level)
             for _ in 0..<itemsPerCategory {
                 let price = level * SimMath.exp(0.4 * random.normal())
                 let cents = min(max((price * 100).rounded(), 99), 500_000)
@@ -36,6 +43,7 @@ struct SimCatalog: Sendable {
             }
         }
         categoryFactor = factors
+        categoryPrice = levels
         priceCents = prices
     }
 

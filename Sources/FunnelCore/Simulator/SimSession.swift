@@ -5,8 +5,15 @@ struct SimSession: Sendable {
     var chain = FunnelChain.idle
     /// Current stage 0 browse, 1 carted, 2 checkout.
     var stage: Int = 0
-    /// Kind of the jump scheduled at the actor's heap time (stay or advance; leaving is never
-    /// scheduled because it emits nothing — the session is closed when it is drawn).
+    /// False while the session is landing (a page or search start, product not shown yet).
+    var viewed: Bool = true
+    /// P(purchase within H) from the landing state; its history tells nothing about the
+    /// product, so this is the chain's absorption averaged over every category the product
+    /// could be in.
+    var landingProbability: Double = 0
+    /// Kind of the jump scheduled at the actor's heap time (stay or advance — the first product
+    /// view when landing; leaving is never scheduled because it emits nothing — the session is
+    /// closed when it is drawn).
     var advanceNext: Bool = false
     var device: UInt8 = 0
     var channel: UInt8 = 0

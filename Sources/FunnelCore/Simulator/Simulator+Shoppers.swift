@@ -11,7 +11,15 @@ extension Simulator {
         }
         let s = Int(slot)
         let record: SimEventRecord
-        if sessions[s].advanceNext {
+        if !sessions[s].viewed {
+            if sessions[s].advanceNext {
+                sessions[s].viewed = true
+                record = event(.view, user: user, session: s, item: Int(sessions[s].targetItem), at: time)
+            } else {
+                let type: EventType = random.uniform() < 0.5 ? .search : .page
+                record = event(type, user: user, session: s, item: -1, at: time)
+            }
+        } else if sessions[s].advanceNext {
             sessions[s].stage += 1
             let stage = sessions[s].stage
             let type: EventType = stage == 1 ? .cart : stage == 2 ? .checkout : .purchase
@@ -30,7 +38,8 @@ extension Simulator {
     }
 
     /// Draws everything fixed for a session: device, channel, focus category and item, the
-    /// chain's rates (from observables known now) and any conversion drop that applies.
+    /// chain's rates (from observables known by its first product view) and any conversion drop
+    /// that applies.
     private mutating func openSession(_ user: Int, at time: Double) -> Int {
         let actor = actors[user]
         var device = Int(actor.primaryDevice)
@@ -40,21 +49,26 @@ extension Simulator {
         let category = catalog.randomCategory(&random)
         let item = catalog.randomItem(in: category, &random)
         let hour = ShopperModel.hour(ofEpochMillis: config.start + Int64(time))
-        let multipliers = ShopperModel.multipliers(
-            scale: config.purchaseRateScale, device: device, channel: channel, hour: hour,
-            priorSessions: Int(actor.priorSessions), priorPurchases: Int(actor.priorPurchases),
-            categoryFactor: catalog.categoryFactor[category], price: catalog.price(ofItem: item),
-            intent: Double(actor.intent))
         var drop = SIMD4<Double>.zero
         for rule in drops where rule.matches(time: time, device: device, channel: channel) {
             drop[rule.stage] = 1 - (1 - drop[rule.stage]) * (1 - rule.fraction)
             entries[rule.incident].affectedSessions += 1
             dropUsers[rule.incident].append(Int32(truncatingIfNeeded: user))
         }
+        let rates = LandingKey(
+            device: UInt8(device), channel: UInt8(channel), hour: UInt8(ShopperModel.representativeHour[hour]),
+            priorSessions: UInt8(min(Int(actor.priorSessions), 10)),
+            priorPurchases: UInt8(min(Int(actor.priorPurchases), 3)), intent: actor.intent, drop: drop)
         let s = allocateSession()
         var session = SimSession()
         session.id = newSessionNumber()
-        session.chain = FunnelChain(multipliers: multipliers, drop: drop, horizonMillis: horizonMillis)
+        session.chain = FunnelChain(
+            multipliers: rates.multipliers(scale: config.purchaseRateScale, category: category, catalog: catalog),
+            drop: drop, horizonMillis: horizonMillis)
+        if channel == 0 || channel == 4 {
+            session.viewed = false
+            session.landingProbability = landingProbability(rates)
+        }
         session.device = UInt8(device)
         session.channel = UInt8(channel)
         session.ip = actor.ip
@@ -78,7 +92,8 @@ extension Simulator {
     }
 
     /// The session's first event: search engines and direct visits land on a page or a search,
-    /// ads, mails and social posts land on the product.
+    /// ads, mails and social posts land on the product. Either way the first product event of a
+    /// session is its target.
     private mutating func landing(_ user: Int, session s: Int, at time: Double) -> SimEventRecord {
         switch sessions[s].channel {
         case 0:
@@ -130,19 +145,49 @@ extension Simulator {
     /// Draws the holding time and the kind of the next jump. A leave emits nothing, so the
     /// session is closed right away at the leave time instead of being scheduled.
     private mutating func scheduleJump(_ user: Int, session s: Int, after time: Double) {
-        let chain = sessions[s].chain
-        let stage = sessions[s].stage
-        let next = time + random.exponential(rate: chain.totalRate[stage])
+        let rate: Double
+        let advance: Double
+        let end: Double
+        if sessions[s].viewed {
+            let chain = sessions[s].chain
+            let stage = sessions[s].stage
+            rate = chain.totalRate[stage]
+            advance = chain.advanceProbability[stage]
+            end = chain.endProbability[stage]
+        } else {
+            rate = FunnelChain.landingRate
+            advance = FunnelChain.landingView
+            end = FunnelChain.landingView + FunnelChain.landingLeave
+        }
+        let next = time + random.exponential(rate: rate)
         let u = random.uniform()
-        if u < chain.advanceProbability[stage] {
+        if u < advance {
             sessions[s].advanceNext = true
-        } else if u < chain.endProbability[stage] {
+        } else if u < end {
             closeSession(user, session: s, endedAt: next)
             return
         } else {
             sessions[s].advanceNext = false
         }
         heap.retimeTop(next)
+    }
+
+    /// P(purchase within H) from the landing state for sessions whose rates differ from each
+    /// other only by category: the landing chain's absorption averaged over the category prior
+    /// (300 matrix exponentials, so kept per key; a day of 10,000 users has a few hundred keys).
+    mutating func landingProbability(_ key: LandingKey) -> Double {
+        if let known = landingProbabilities[key] { return known }
+        var sum = 0.0
+        var previous = 0.0
+        for category in 0..<catalog.categoryCount {
+            let weight = catalog.categoryCDF[category] - previous
+            previous = catalog.categoryCDF[category]
+            let multipliers = key.multipliers(scale: config.purchaseRateScale, category: category, catalog: catalog)
+            let (advance, leave) = FunnelChain.rates(multipliers: multipliers, drop: key.drop)
+            sum += weight * FunnelChain.landingAbsorption(advance: advance, leave: leave, horizon: horizonMillis)
+        }
+        landingProbabilities[key] = sum
+        return sum
     }
 
     /// Frees the slot and schedules the next session more than H after the end, so no later
@@ -164,7 +209,8 @@ extension Simulator {
         var record = SimEventRecord(
             time: time, user: user, session: session.id, type: type, device: session.device,
             channel: session.channel, userAgent: session.userAgent, ip: session.ip,
-            probability: type == .purchase ? -1 : session.chain.purchaseWithinHorizon[session.stage])
+            probability: type == .purchase
+                ? -1 : session.viewed ? session.chain.purchaseWithinHorizon[session.stage] : session.landingProbability)
         if item >= 0 {
             record.item = Int32(item)
             record.category = Int32(catalog.category(ofItem: item))
@@ -177,5 +223,26 @@ extension Simulator {
             }
         }
         return record
+    }
+}
+
+/// What sets a session's chain apart, category aside: the key of the landing probability.
+struct LandingKey: Hashable, Sendable {
+    var device: UInt8
+    var channel: UInt8
+    /// ``ShopperModel/representativeHour`` of the session's starting hour.
+    var hour: UInt8
+    /// Clamped as ``ShopperModel/multipliers`` clamps them (10 and 3).
+    var priorSessions: UInt8
+    var priorPurchases: UInt8
+    var intent: Float
+    var drop: SIMD4<Double>
+
+    func multipliers(scale: Double, category: Int, catalog: SimCatalog) -> SIMD4<Double> {
+        ShopperModel.multipliers(
+            scale: scale, device: Int(device), channel: Int(channel), hour: Int(hour),
+            priorSessions: Int(priorSessions), priorPurchases: Int(priorPurchases),
+            categoryFactor: catalog.categoryFactor[category], price: catalog.categoryPrice[category],
+            intent: Double(intent))
     }
 }

@@ -38,6 +38,9 @@ public struct Simulator {
     var entries: [SimulatorTruth.Entry] = []
     /// conversion_drop: user numbers of affected sessions, per incident index.
     var dropUsers: [[Int32]] = []
+    /// Landing probability per combination of what sets a session's rates apart from its
+    /// category (see ``landingProbability(_:)``).
+    var landingProbabilities: [LandingKey: Double] = [:]
 
     public init(config: SimulatorConfig) {
         self.config = config

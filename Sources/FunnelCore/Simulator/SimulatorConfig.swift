@@ -22,8 +22,10 @@ public struct SimulatorConfig: Sendable, Codable, Equatable {
     public var purchaseRateScale: Double = 1.0
     /// Mean number of sessions per ordinary user per day (before the diurnal modulation).
     public var sessionsPerUserPerDay: Double = 1.5
-    /// Strength of the per-user latent intent (σ of its log); the part no model can observe.
-    public var latentIntentSigma: Double = 0.35
+    /// Strength of a per-user latent intent (σ of its log), a part no model can observe. At 0
+    /// (the default) `truth.p` is the Bayes-optimal probability given the stream; above 0 it also
+    /// knows the intent and is only an upper bound on what a model can reach.
+    public var latentIntentSigma: Double = 0
     /// Number of product categories (Zipf popularity).
     public var categories: Int = 300
     /// Number of items (Zipf popularity within a category); rounded down to a multiple of `categories`.
