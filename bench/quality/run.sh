@@ -44,13 +44,13 @@ if [ -z "${SKIP_PEERS:-}" ]; then
 fi
 (cd bench/quality && ../.venv/bin/python table.py "../../$DATA" "../../$OUT")
 
-# The simulator's stream, whose truth.p is the Bayes-optimal prediction. 100,000 users over 48 h
-# (2.5M events): the learner needs most of a million events of warm-up (docs/model.md).
+# The simulator's stream, whose truth.p is the Bayes-optimal prediction. 100,000 users over 96 h
+# (5.1M events): the learner needs about a million events of warm-up (docs/model.md).
 if [ "$(basename "$BIN")" != fp ]; then
-    "$BIN" simulate --users "${SIM_USERS:-100000}" --hours "${SIM_HOURS:-48}" --seed 7 --out "$OUT/sim.jsonl" 2>/dev/null
+    "$BIN" simulate --users "${SIM_USERS:-100000}" --hours "${SIM_HOURS:-96}" --seed 7 --out "$OUT/sim.jsonl" 2>/dev/null
     "$BIN" replay --input "$OUT/sim.jsonl" --config bench/quality/engine.yaml --out "$OUT/sim-out" --quiet
     echo
-    echo "Simulator (${SIM_USERS:-100000} users, ${SIM_HOURS:-48} h): FunnelPulse (model) vs the Bayes-optimal"
+    echo "Simulator (${SIM_USERS:-100000} users, ${SIM_HOURS:-96} h): FunnelPulse (model) vs the Bayes-optimal"
     echo "prediction (truth.p, which knows only what the stream has shown), then both per tenth of the stream"
     bench/.venv/bin/python bench/quality/evaluate.py simulator "$OUT/sim.jsonl" "$OUT/sim-out/scores.jsonl"
 fi
