@@ -74,94 +74,97 @@ struct FunnelChain: Sendable {
     static let landingLeave = 0.11
     static var landingRate: Double { 1 / (landingHoldSeconds * 1000) }
 
-    /// P(purchase in (t, t+H]) from the landing state when the session's chain is `self`'s
-    /// rates: the 4-transient-state chain landing → browse → carted → checkout.
+    /// P(purchase in (t, t+H]) from the landing state, given the browse, carted and checkout
+    /// stages' advance and leave rates: the same absorption for the chain landing → browse →
+    /// carted → checkout → purchased.
+    ///
+    /// By uniformization (Jensen's method): with Λ ≥ every exit rate, P = I + Q/Λ is a
+    /// non-negative sub-stochastic matrix and v·exp(Q·t) = Σ_k Poisson(k; Λt)·v·Pᵏ. Every term is
+    /// non-negative, so nothing cancels; the sum runs to 12 standard deviations past Λt (the
+    /// rest is below 1e-30), in steps of t with Λt ≤ 200 so e^(−Λt) does not underflow. P is
+    /// bidiagonal, so a term costs a few multiplications: this runs once per category for each
+    /// new landing key, where a matrix exponential per category was too slow.
     static func landingAbsorption(advance: SIMD4<Double>, leave: SIMD4<Double>, horizon: Double) -> Double {
         let view = landingRate * landingView
+        // Transient states 0 landing, 1 browse, 2 carted, 3 checkout; then purchased.
         let exit: SIMD4<Double> = [view + landingRate * landingLeave, advance[0] + leave[0],
                                    advance[1] + leave[1], advance[2] + leave[2]]
         let forward: SIMD4<Double> = [view, advance[0], advance[1], advance[2]]
-        return absorption(exit: exit, forward: forward, states: 4, horizon: horizon)[0]
+        let lambda = exit.max()
+        guard lambda > 0, horizon > 0 else { return 0 }
+        let stay = 1 - exit / lambda
+        let move = forward / lambda
+        let steps = max(1, Int((lambda * horizon / 200).rounded(.up)))
+        let mean = lambda * horizon / Double(steps)
+        let terms = Int((mean + 12 * mean.squareRoot() + 30).rounded(.up))
+        var mass = SIMD4<Double>(1, 0, 0, 0)
+        var absorbed = 0.0
+        for _ in 0..<steps {
+            var term = mass
+            var termAbsorbed = absorbed
+            var weight = SimMath.exp(-mean)
+            var nextMass = term * weight
+            var nextAbsorbed = termAbsorbed * weight
+            for k in 1...terms {
+                let moved = term * move
+                termAbsorbed += moved[3]
+                term = term * stay + SIMD4(0, moved[0], moved[1], moved[2])
+                weight *= mean / Double(k)
+                nextMass += term * weight
+                nextAbsorbed += termAbsorbed * weight
+            }
+            mass = nextMass
+            absorbed = nextAbsorbed
+        }
+        return min(1, max(0, absorbed))
     }
 
     /// Row 0…2, column 3 of exp(Q·H) for the upper-bidiagonal generator
     /// Q[s][s] = −(advance_s + leave_s), Q[s][s+1] = advance_s (state 3 = purchased, absorbing).
-    static func absorption(advance: SIMD4<Double>, leave: SIMD4<Double>, horizon: Double) -> SIMD4<Double> {
-        var p = absorption(exit: advance + leave, forward: advance, states: 3, horizon: horizon)
-        p[3] = 0
-        return p
-    }
-
-    /// P(absorbed within `horizon`) from each of `states` (≤ 4) transient states of a chain that
-    /// moves only forward: state s leaves at rate exit_s, to s+1 at rate forward_s (the rest ends
-    /// the chain without absorption); state `states` is absorbing. That is the last column of
-    /// exp(Q·H), Q[s][s] = −exit_s, Q[s][s+1] = forward_s.
     ///
     /// Scaling and squaring: exp(A) = exp(A/2^k)^(2^k) with ‖A/2^k‖ ≤ 1/4 and a degree-14 Taylor
     /// polynomial (truncation < 1e-18). Q·H is a sub-generator, so every squaring multiplies
     /// non-negative sub-stochastic matrices and loses no precision. Only the upper triangle is
     /// non-zero and only it is computed.
-    static func absorption(exit: SIMD4<Double>, forward: SIMD4<Double>, states: Int, horizon: Double) -> SIMD4<Double> {
-        let n = states + 1
-        var a = Matrix5()
+    static func absorption(advance: SIMD4<Double>, leave: SIMD4<Double>, horizon: Double) -> SIMD4<Double> {
+        var a = SIMD16<Double>.zero
         var norm = 0.0
-        for s in 0..<states {
-            a[s, s] = -exit[s] * horizon
-            a[s, s + 1] = forward[s] * horizon
-            norm = max(norm, 2 * exit[s] * horizon)
+        for s in 0..<3 {
+            let out = advance[s] + leave[s]
+            a[s * 4 + s] = -out * horizon
+            a[s * 4 + s + 1] = advance[s] * horizon
+            norm = max(norm, 2 * out * horizon)
         }
         var squarings = 0
         while norm > 0.25 {
             norm *= 0.5
             squarings += 1
         }
-        a.scale(SimMath.scale(1, -squarings))
+        let scale = SimMath.scale(1, -squarings)
+        a *= scale
+        let identity: SIMD16<Double> = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         // Horner: I + A(I + A/2(I + A/3(… (I + A/14)))).
-        var e = Matrix5.identity
+        var e = identity
         var k = 14.0
         while k >= 1 {
-            e = Matrix5.identity.adding(a.upperProduct(e, size: n), times: 1 / k)
+            e = identity + multiplyUpper(a, e) * (1 / k)
             k -= 1
         }
-        for _ in 0..<squarings { e = e.upperProduct(e, size: n) }
+        for _ in 0..<squarings { e = multiplyUpper(e, e) }
         var p = SIMD4<Double>.zero
-        for s in 0..<states { p[s] = min(1, max(0, e[s, states])) }
+        for s in 0..<3 { p[s] = min(1, max(0, e[s * 4 + 3])) }
         return p
     }
-}
 
-/// A 5×5 row-major matrix of which only the upper triangle is used (the chains' generators).
-struct Matrix5: Sendable {
-    var storage = SIMD32<Double>.zero
-
-    static let identity: Matrix5 = {
-        var m = Matrix5()
-        for i in 0..<5 { m[i, i] = 1 }
-        return m
-    }()
-
+    /// Product of two upper-triangular 4×4 matrices (row-major), upper triangle only.
     @inline(__always)
-    subscript(row: Int, column: Int) -> Double {
-        get { storage[row * 5 + column] }
-        set { storage[row * 5 + column] = newValue }
-    }
-
-    mutating func scale(_ factor: Double) { storage *= factor }
-
-    /// self + other · factor.
-    func adding(_ other: Matrix5, times factor: Double) -> Matrix5 {
-        Matrix5(storage: storage + other.storage * factor)
-    }
-
-    /// self · other for upper-triangular matrices of dimension `size`, upper triangle only.
-    @inline(__always)
-    func upperProduct(_ other: Matrix5, size: Int) -> Matrix5 {
-        var r = Matrix5()
-        for i in 0..<size {
-            for j in i..<size {
+    static func multiplyUpper(_ x: SIMD16<Double>, _ y: SIMD16<Double>) -> SIMD16<Double> {
+        var r = SIMD16<Double>.zero
+        for i in 0..<4 {
+            for j in i..<4 {
                 var sum = 0.0
-                for k in i...j { sum += self[i, k] * other[k, j] }
-                r[i, j] = sum
+                for k in i...j { sum += x[i * 4 + k] * y[k * 4 + j] }
+                r[i * 4 + j] = sum
             }
         }
         return r
