@@ -65,6 +65,30 @@ enum ShopperModel {
         min(2.5, max(0.4, SimMath.exp(-0.35 * SimMath.log(price / 30))))
     }
 
+    /// A user's latent intent for `latent_intent_sigma` σ, from a standard normal draw `z`: one of
+    /// 16 equally likely levels exp(σ·z_k), scaled to mean 1, z_k the probability midpoints of 16
+    /// equal-probability bins of the normal (the bin of `z` picks the level). A few levels keep the
+    /// landing probabilities to a few per rate key; 1 when σ is 0.
+    static func intent(sigma: Double, normal z: Double) -> Float {
+        guard sigma > 0 else { return 1 }
+        let level = intentBinBounds.firstIndex { z < $0 } ?? intentBinBounds.count
+        var mean = 0.0
+        for m in intentLevels { mean += SimMath.exp(sigma * m) }
+        mean /= Double(intentLevels.count)
+        return Float(SimMath.exp(sigma * intentLevels[level]) / mean)
+    }
+    /// Φ⁻¹((k + ½)/16) and Φ⁻¹(k/16).
+    static let intentLevels: [Double] = [
+        -1.862731867422, -1.318010897304, -1.00999016925, -0.776421761148, -0.579132162256, -0.402250065322,
+        -0.237202109329, -0.078412412733, 0.078412412733, 0.237202109329, 0.402250065322, 0.579132162256,
+        0.776421761148, 1.00999016925, 1.318010897304, 1.862731867422,
+    ]
+    static let intentBinBounds: [Double] = [
+        -1.534120544353, -1.150349380376, -0.887146559019, -0.674489750196, -0.488776411115, -0.318639363964,
+        -0.15731068461, 0, 0.15731068461, 0.318639363964, 0.488776411115, 0.674489750196, 0.887146559019,
+        1.150349380376, 1.534120544353,
+    ]
+
     /// Advance-rate multipliers for the three stages of a session.
     @inline(__always)
     static func multipliers(

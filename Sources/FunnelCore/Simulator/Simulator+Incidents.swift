@@ -102,7 +102,7 @@ extension Simulator {
                     actors[user].primaryDevice = 0
                     actors[user].preferredChannel = UInt8(random.pick(ShopperModel.channelCDF))
                     let sigma = max(0, config.latentIntentSigma)
-                    actors[user].intent = Float(SimMath.exp(sigma * random.normal() - sigma * sigma / 2))
+                    actors[user].intent = ShopperModel.intent(sigma: sigma, normal: random.normal())
                     let first = start + random.uniform() * max(0, end - start)
                     initial.append(.init(time: first, tie: UInt64(user), payload: UInt32(user)))
                 }

@@ -62,7 +62,7 @@ public struct Simulator {
             var actor = SimActor(kind: .shopper)
             actor.primaryDevice = UInt8(random.pick(ShopperModel.deviceCDF))
             actor.preferredChannel = UInt8(random.pick(ShopperModel.channelCDF))
-            actor.intent = Float(SimMath.exp(sigma * random.normal() - sigma * sigma / 2))
+            actor.intent = ShopperModel.intent(sigma: sigma, normal: random.normal())
             actor.ip = 10 << 24 | UInt32(truncatingIfNeeded: bits & 0x00ff_fffe) | 1
             actors.append(actor)
             initial.append(.init(time: nextArrival(after: 0), tie: UInt64(user), payload: UInt32(user)))

@@ -22,7 +22,7 @@ public struct SimulatorConfig: Sendable, Codable, Equatable {
     public var purchaseRateScale: Double = 1.0
     /// Mean number of sessions per ordinary user per day (before the diurnal modulation).
     public var sessionsPerUserPerDay: Double = 1.5
-    /// Strength of a per-user latent intent (σ of its log), a part no model can observe. At 0
+    /// Strength of a per-user latent intent (σ of its log; 16 levels), a part no model can observe. At 0
     /// (the default) `truth.p` is the Bayes-optimal probability given the stream; above 0 it also
     /// knows the intent and is only an upper bound on what a model can reach.
     public var latentIntentSigma: Double = 0
