@@ -173,8 +173,9 @@ extension Simulator {
     }
 
     /// P(purchase within H) from the landing state for sessions whose rates differ from each
-    /// other only by category: the landing chain's absorption averaged over the category prior
-    /// (300 matrix exponentials, so kept per key; a day of 10,000 users has a few hundred keys).
+    /// other only by category: the landing chain's absorption averaged over the category prior.
+    /// One absorption per category, so kept per key: there are at most 1,408 keys (4 devices, 2
+    /// landing channels, 4 hour factors, 11 × 4 loyalty states) per intent level and drop vector.
     mutating func landingProbability(_ key: LandingKey) -> Double {
         if let known = landingProbabilities[key] { return known }
         var sum = 0.0
