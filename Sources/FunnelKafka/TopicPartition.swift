@@ -13,6 +13,12 @@ public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(topic)[\(partition)]" }
 }
 
+/// Logical offsets a consumer can be started from (``KafkaConsumer/startOffset``).
+public enum KafkaOffset {
+    /// The oldest message the broker still holds.
+    public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
+}
+
 // MARK: - rd_kafka_topic_partition_list_t bridging (internal)
 
 /// Scoped construction and reading of `rd_kafka_topic_partition_list_t`, so every list built

@@ -35,23 +35,39 @@ final class DemoReader: Service, @unchecked Sendable {
     private let catchUpLimit = Duration.seconds(3)
 
     init(bootstrapServers: String, topics: Topics, board: DemoBoard, logger: Logger) throws {
-        consumer = try KafkaConsumer(
-            configuration: [
-                "bootstrap.servers": bootstrapServers,
-                "group.id": "funnelpulse-demo-view",
-                "client.id": "funnelpulse-demo-view",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": "false",
-                // Mock-cluster friendly group timings (first join ~3 s instead of half of 45 s).
-                "session.timeout.ms": "6000",
-                "heartbeat.interval.ms": "1000",
-                "partition.assignment.strategy": "range",
-                "topic.metadata.refresh.interval.ms": "1000",
-            ],
-            logger: logger)
+        consumer = try KafkaConsumer(configuration: Self.consumerSettings(bootstrapServers: bootstrapServers),
+                                     logger: logger)
+        consumer.startOffset = Self.fromFirstRecordOnce()
         self.topics = topics
         self.board = board
         self.logger = logger
+    }
+
+    static func consumerSettings(bootstrapServers: String) -> [String: String] {
+        [
+            "bootstrap.servers": bootstrapServers,
+            "group.id": "funnelpulse-demo-view",
+            "client.id": "funnelpulse-demo-view",
+            // Only for a position that has fallen out of the log (see `fromFirstRecordOnce`):
+            // skip to the newest outputs rather than chase the oldest.
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": "false",
+            // Mock-cluster friendly group timings (first join ~3 s instead of half of 45 s).
+            "session.timeout.ms": "6000",
+            "heartbeat.interval.ms": "1000",
+            "partition.assignment.strategy": "range",
+            "topic.metadata.refresh.interval.ms": "1000",
+        ]
+    }
+
+    /// Reads each output partition from its first record, once. A view that falls behind loses its
+    /// place when the mock cluster drops the oldest records (it keeps about 5 MiB per partition).
+    /// "earliest" would then send it to the log start librdkafka last heard of, which the cluster
+    /// has moved on by the time of the next fetch, for as long as outputs keep coming: the view
+    /// would read nothing more. "latest" skips the gap instead, and librdkafka logs the reset.
+    static func fromFirstRecordOnce() -> (TopicPartition) -> Int64? {
+        var started = Set<TopicPartition>()
+        return { partition in started.insert(partition).inserted ? KafkaOffset.beginning : nil }
     }
 
     func run() async throws {
