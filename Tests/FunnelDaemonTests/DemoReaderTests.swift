@@ -15,13 +15,8 @@ struct DemoReaderTests {
         (#"{"schema":"funnelpulse.score.v1","score":0.25,"model_version":3,"pad":""#
             + String(repeating: "x", count: 330) + #""}"#).utf8)
 
-    /// A consumer with the view's settings reads, then falls behind (its partition paused) while
-    /// outputs keep coming at about 25,000 a second, until the cluster has dropped what it had
-    /// not read. Resumed, it must read again: sent back to the log start it last heard of, which
-    /// the cluster moves on with every batch produced, it read nothing while outputs kept coming.
-    @Test("the view keeps reading after the cluster has dropped outputs it had not read",
-          .timeLimit(.minutes(2)))
-    func viewSkipsPastDroppedOutputs() async throws {
+    /// A fresh mock cluster with one single-partition topic, and a producer for it.
+    static func clusterWithTopic() throws -> (KafkaMockCluster, String, KafkaProducer, Logger) {
         var logger = Logger(label: "demo-reader-test")
         logger.logLevel = .error
         let cluster = try KafkaMockCluster()
@@ -29,6 +24,17 @@ struct DemoReaderTests {
         try cluster.createTopic(topic, partitions: 1)
         let producer = try KafkaProducer(
             configuration: ["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"], logger: logger)
+        return (cluster, topic, producer, logger)
+    }
+
+    /// A consumer with the view's settings reads, then falls behind (its partition paused) while
+    /// outputs keep coming at about 25,000 a second, until the cluster has dropped what it had
+    /// not read. Resumed, it must read again: sent back to the log start it last heard of, which
+    /// the cluster moves on with every batch produced, it read nothing while outputs kept coming.
+    @Test("the view keeps reading after the cluster has dropped outputs it had not read",
+          .timeLimit(.minutes(2)))
+    func viewSkipsPastDroppedOutputs() async throws {
+        let (cluster, topic, producer, logger) = try Self.clusterWithTopic()
         let produced = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
         let feeding = Task.detached {
@@ -81,13 +87,7 @@ struct DemoReaderTests {
     /// first record: "latest" applies only to a position that has fallen out of the log.
     @Test("the view reads outputs published before it joined", .timeLimit(.minutes(1)))
     func viewStartsFromTheFirstRecord() async throws {
-        var logger = Logger(label: "demo-reader-test")
-        logger.logLevel = .error
-        let cluster = try KafkaMockCluster()
-        let topic = "scores-\(UUID().uuidString.prefix(8).lowercased())"
-        try cluster.createTopic(topic, partitions: 1)
-        let producer = try KafkaProducer(
-            configuration: ["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"], logger: logger)
+        let (cluster, topic, producer, logger) = try Self.clusterWithTopic()
         for token in 1...100 {
             try Self.scoreRecord.withUnsafeBytes {
                 try producer.send(topic: topic, key: nil, value: $0, token: UInt64(token))
