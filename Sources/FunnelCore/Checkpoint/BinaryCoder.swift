@@ -58,22 +58,15 @@ extension Array: RawArray where Element: RawElement {
     }
 
     static func fromRaw(_ source: BinarySource) throws -> [Element] {
-        let count = Int(try source.read(UInt64.self))
-        let size = MemoryLayout<Element>.stride
-        guard count >= 0, size == 0 || count <= (source.bytes.count - source.offset) / size else {
-            throw CheckpointError("array of \(count) elements runs past the end")
-        }
-        // One block copy: the elements are bitwise copyable (and the bytes need not be aligned).
-        let out = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
-            initialized = 0
-            source.bytes.withUnsafeBytes { raw in
-                guard count > 0, let to = buffer.baseAddress, let from = raw.baseAddress else { return }
-                UnsafeMutableRawPointer(to).copyMemory(from: from + source.offset, byteCount: count * size)
+        try source.readRawElements(Element.self) { from, count in
+            // One block copy: the elements are bitwise copyable (and the bytes need not be aligned).
+            [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if let to = buffer.baseAddress, let from {
+                    UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: count * MemoryLayout<Element>.stride)
+                }
                 initialized = count
             }
         }
-        source.offset += count * size
-        return out
     }
 }
 
@@ -111,6 +104,24 @@ final class BinarySource {
 
     /// Bytes left to read.
     var remaining: Int { bytes.count - offset }
+
+    /// Reads what ``RawArray/rawBytes(into:)`` wrote, a count and then the elements' bytes:
+    /// `body` gets the address of those bytes (nil when there are none) and the count, and builds
+    /// the collection from them; the source then moves past them.
+    func readRawElements<Element: RawElement, Result>(
+        _ type: Element.Type, _ body: (UnsafeRawPointer?, Int) throws -> Result
+    ) throws -> Result {
+        let count = Int(try read(UInt64.self))
+        let size = MemoryLayout<Element>.stride
+        guard count >= 0, size == 0 || count <= (bytes.count - offset) / size else {
+            throw CheckpointError("array of \(count) elements runs past the end")
+        }
+        let result = try bytes.withUnsafeBytes { raw in
+            try body(count > 0 ? raw.baseAddress.map { $0 + offset } : nil, count)
+        }
+        offset += count * size
+        return result
+    }
 
     func read<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
         let size = MemoryLayout<T>.size

@@ -107,23 +107,23 @@ extension ChunkedSlab: RawArray {
     }
 
     static func fromRaw(_ source: BinarySource) throws -> ChunkedSlab<Element> {
-        let elements = try [Element].fromRaw(source)
-        var slab = ChunkedSlab()
-        slab.reserveCapacity(elements.count)
-        elements.withUnsafeBufferPointer { all in
-            guard let base = all.baseAddress else { return }
+        try source.readRawElements(Element.self) { from, count in
+            // Straight from the checkpoint's bytes into the chunks (unaligned, so copied as bytes).
+            var slab = ChunkedSlab()
+            slab.reserveCapacity(count)
             var start = 0
-            while start < all.count {
-                let n = min(chunkSize, all.count - start)
+            while start < count, let from {
+                let n = min(chunkSize, count - start)
                 let chunk = Chunk()
-                chunk.base.initialize(from: base + start, count: n)
+                UnsafeMutableRawPointer(chunk.base).copyMemory(
+                    from: from + start * MemoryLayout<Element>.stride, byteCount: n * MemoryLayout<Element>.stride)
                 slab.chunks.append(chunk)
                 slab.bases.append(chunk.base)
                 start += n
             }
+            slab.count = count
+            return slab
         }
-        slab.count = elements.count
-        return slab
     }
 }
 
