@@ -65,20 +65,25 @@ enum ShopperModel {
         min(2.5, max(0.4, SimMath.exp(-0.35 * SimMath.log(price / 30))))
     }
 
-    /// A user's latent intent for `latent_intent_sigma` σ, from a standard normal draw `z`: one of
-    /// 16 equally likely levels exp(σ·z_k), scaled to mean 1, z_k the probability midpoints of 16
-    /// equal-probability bins of the normal (the bin of `z` picks the level). A few levels keep the
-    /// landing probabilities to a few per rate key; 1 when σ is 0.
-    static func intent(sigma: Double, normal z: Double) -> Float {
-        guard sigma > 0 else { return 1 }
-        let level = intentBinBounds.firstIndex { z < $0 } ?? intentBinBounds.count
+    /// The 16 equally likely values of a user's latent intent for `latent_intent_sigma` σ:
+    /// exp(σ·z_k) scaled to mean 1, z_k the probability midpoints of 16 equal-probability bins of
+    /// the standard normal (all 1 when σ is 0). A few levels keep the landing probabilities to a
+    /// few per rate key.
+    static func intents(sigma: Double) -> [Float] {
+        guard sigma > 0 else { return [Float](repeating: 1, count: intentMidpoints.count) }
         var mean = 0.0
-        for m in intentLevels { mean += SimMath.exp(sigma * m) }
-        mean /= Double(intentLevels.count)
-        return Float(SimMath.exp(sigma * intentLevels[level]) / mean)
+        for m in intentMidpoints { mean += SimMath.exp(sigma * m) }
+        mean /= Double(intentMidpoints.count)
+        return intentMidpoints.map { Float(SimMath.exp(sigma * $0) / mean) }
     }
+
+    /// Which of ``intents(sigma:)`` a standard normal draw `z` picks: the bin it falls in.
+    static func intentLevel(normal z: Double) -> Int {
+        intentBinBounds.firstIndex { z < $0 } ?? intentBinBounds.count
+    }
+
     /// Φ⁻¹((k + ½)/16) and Φ⁻¹(k/16).
-    static let intentLevels: [Double] = [
+    static let intentMidpoints: [Double] = [
         -1.862731867422, -1.318010897304, -1.00999016925, -0.776421761148, -0.579132162256, -0.402250065322,
         -0.237202109329, -0.078412412733, 0.078412412733, 0.237202109329, 0.402250065322, 0.579132162256,
         0.776421761148, 1.00999016925, 1.318010897304, 1.862731867422,

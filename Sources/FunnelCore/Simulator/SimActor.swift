@@ -23,7 +23,7 @@ struct SimActor: Sendable {
     var priorPurchases: UInt16 = 0
     /// Slot of the open session in the session pool, −1 when between sessions.
     var session: Int32 = -1
-    /// Multiplier of the latent intent (``ShopperModel/intent(sigma:normal:)``, mean 1).
+    /// Multiplier of the latent intent (one of ``ShopperModel/intents(sigma:)``, mean 1).
     var intent: Float = 1
     /// IPv4 address as a 32-bit number.
     var ip: UInt32 = 0

@@ -101,8 +101,7 @@ extension Simulator {
                     entry.ips.removeLast()  // one shared ip, reported once in `ip`
                     actors[user].primaryDevice = 0
                     actors[user].preferredChannel = UInt8(random.pick(ShopperModel.channelCDF))
-                    let sigma = max(0, config.latentIntentSigma)
-                    actors[user].intent = ShopperModel.intent(sigma: sigma, normal: random.normal())
+                    actors[user].intent = intents[ShopperModel.intentLevel(normal: random.normal())]
                     let first = start + random.uniform() * max(0, end - start)
                     initial.append(.init(time: first, tie: UInt64(user), payload: UInt32(user)))
                 }

@@ -33,6 +33,8 @@ public struct Simulator {
     let horizonMillis: Double
     /// Candidate session-arrival rate per user per millisecond at the diurnal peak (thinning).
     let arrivalCandidateRate: Double
+    /// The latent intent's values (``ShopperModel/intents(sigma:)``).
+    let intents: [Float]
     var drops: [DropRule] = []
     var breaks: [BreakRule] = []
     var entries: [SimulatorTruth.Entry] = []
@@ -52,17 +54,17 @@ public struct Simulator {
         horizonMillis = Double(max(0, config.horizonSeconds)) * 1000
         arrivalCandidateRate = max(0, config.sessionsPerUserPerDay) / 86_400_000 * ShopperModel.trafficPeak
 
+        intents = ShopperModel.intents(sigma: max(0, config.latentIntentSigma))
         let userCount = max(0, config.users)
         actors.reserveCapacity(userCount)
         var initial: [SimHeap<UInt32>.Entry] = []
         initial.reserveCapacity(userCount)
-        let sigma = max(0, config.latentIntentSigma)
         for user in 0..<userCount {
             let bits = StableHash.mix(config.seed ^ UInt64(user) &* 0x9e37_79b9_7f4a_7c15)
             var actor = SimActor(kind: .shopper)
             actor.primaryDevice = UInt8(random.pick(ShopperModel.deviceCDF))
             actor.preferredChannel = UInt8(random.pick(ShopperModel.channelCDF))
-            actor.intent = ShopperModel.intent(sigma: sigma, normal: random.normal())
+            actor.intent = intents[ShopperModel.intentLevel(normal: random.normal())]
             actor.ip = 10 << 24 | UInt32(truncatingIfNeeded: bits & 0x00ff_fffe) | 1
             actors.append(actor)
             initial.append(.init(time: nextArrival(after: 0), tie: UInt64(user), payload: UInt32(user)))
