@@ -73,13 +73,8 @@ struct EngineBench: ParsableCommand {
         let lines = try LineSet(path: options.input)
         let label = (options.input as NSString).lastPathComponent
         let batches = try BenchSupport.batches(options.batch)
-        if options.breakdown {
-            try BenchSupport.breakdownRuns(label: label, lines: lines, mapping: mapping, config: config.engine,
-                                           runs: options.runs, batch: batches[0])
-            return
-        }
         try BenchSupport.engineRuns(label: label, lines: lines, mapping: mapping, config: config.engine,
-                                    runs: options.runs, batches: batches)
+                                    runs: options.runs, batches: batches, breakdown: options.breakdown)
     }
 }
 
@@ -136,12 +131,7 @@ struct SimulatedBench: ParsableCommand {
             ("MB_per_s", String(format: "%.0f", bestDecode * Double(lines.bytes) / Double(max(lines.count, 1)) / 1e6)),
         ]))
         let batches = try BenchSupport.batches(batch)
-        if breakdown {
-            try BenchSupport.breakdownRuns(label: "simulated", lines: lines, mapping: mapping, config: cfg.engine,
-                                           runs: runs, batch: batches[0])
-            return
-        }
         try BenchSupport.engineRuns(label: "simulated", lines: lines, mapping: mapping,
-                                    config: cfg.engine, runs: runs, batches: batches)
+                                    config: cfg.engine, runs: runs, batches: batches, breakdown: breakdown)
     }
 }

@@ -129,8 +129,15 @@ enum BenchSupport {
         return (seconds, engine, sink)
     }
 
+    /// The engine rows (best rate per batch size, then the checkpoint row), or with `breakdown`
+    /// the ``breakdownRuns(label:lines:mapping:config:runs:batch:)`` rows at the first batch size.
     static func engineRuns(label: String, lines: LineSet, mapping: CompiledMapping, config: EngineConfig,
-                           runs: Int, batches: [Int] = [EngineBatch.defaultCapacity]) throws {
+                           runs: Int, batches: [Int] = [EngineBatch.defaultCapacity], breakdown: Bool = false) throws {
+        if breakdown {
+            try breakdownRuns(label: label, lines: lines, mapping: mapping, config: config, runs: runs,
+                              batch: batches.first ?? EngineBatch.defaultCapacity)
+            return
+        }
         var best: [Int: Double] = [:]
         for run in 0..<max(1, runs) {
             let size = batches[run % batches.count]
