@@ -40,9 +40,8 @@ import Testing
         #expect(String(decoding: buffer.bytes, as: UTF8.self) == #"[null,true,false,"pre\"encoded"]"#)
     }
 
-    /// Keys and clean strings go out through a stack buffer up to 92 bytes and byte by byte past
-    /// it; commas, colons and the text must be right on both sides of that limit, for every kind
-    /// of string value a record can hold.
+    /// Keys and strings of every length a record holds, short and long, and of every kind of
+    /// string value: commas, colons and the text must come back exactly.
     @Test func keysAndValuesAroundTheStackBufferLimit() throws {
         let longKey: StaticString = "a_key_of_exactly_one_hundred_bytes_which_is_past_the_limit_of_the_stack_buffer_used_for_keys_0123456"
         #expect(longKey.utf8CodeUnitCount == 100)
@@ -76,6 +75,49 @@ import Testing
         buffer.endObject()
         let object = try #require(try Self.readBack(buffer) as? [String: String])
         #expect(object == expected)
+    }
+
+    /// Numbers are formatted by hand into reserved room: rounding, signs, dropped trailing zeros,
+    /// leading zeros of the fraction, and the two values that take another spelling.
+    @Test func numbersAreSpelledExactly() {
+        let cases: [(Double, Int, String)] = [
+            (0, 6, "0"), (-0.0, 6, "0"), (-0.0000004, 6, "0"), (0.0000005, 6, "0.000001"),
+            (1.5, 6, "1.5"), (-2.25, 6, "-2.25"), (0.0421, 7, "0.0421"), (0.00000012, 7, "0.0000001"),
+            (123_456.000_000_1, 6, "123456"), (-7, 0, "-7"), (2.5, 0, "3"), (0.125, 2, "0.13"),
+            (1234.5678, 2, "1234.57"), (1e10, 6, "10000000000.0"), (.nan, 6, "null"), (-.infinity, 3, "null"),
+        ]
+        for (value, decimals, spelled) in cases {
+            var buffer = JSONBuffer()
+            buffer.double(value, decimals: decimals)
+            #expect(String(decoding: buffer.bytes, as: UTF8.self) == spelled, "\(value) to \(decimals) places")
+        }
+        let integers: [Int64] = [0, 7, -7, 10, 1_000_000, .max, .min]
+        var buffer = JSONBuffer()
+        buffer.beginArray()
+        for v in integers { buffer.int(v) }
+        buffer.endArray()
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == "[" + integers.map(String.init).joined(separator: ",") + "]")
+    }
+
+    /// An estimate is not a limit: a writer that outgrows its reservation is retried with more
+    /// room, and nothing of the failed attempt stays in the buffer.
+    @Test func writesLargerThanTheirEstimateComeOutWhole() throws {
+        var buffer = JSONBuffer(capacity: 0)
+        buffer.beginArray()
+        buffer.string("first")
+        let long = String(repeating: "\u{1}x\"", count: 300)
+        buffer.value(estimate: 1) { w in
+            w.fragment(#"{"k":"#)
+            Array(long.utf8).withUnsafeBytes { w.string($0) }
+            w.byte(UInt8(ascii: "}"))
+        }
+        buffer.int(5)
+        buffer.endArray()
+        let values = try #require(try Self.readBack(buffer) as? [Any])
+        #expect(values.count == 3)
+        #expect(values[0] as? String == "first")
+        #expect((values[1] as? [String: String])?["k"] == long)
+        #expect(values[2] as? Int == 5)
     }
 
     @Test func scoreNamesEncodedOnceComeBackExactly() throws {

@@ -36,40 +36,49 @@ public struct JSONBuffer: Sendable {
         needsComma = false
     }
 
-    /// `,"raw"` (comma when due) or `"raw":`, as one array append when it fits a stack buffer:
-    /// byte-by-byte appends each pay the array's uniqueness and capacity checks. `raw` must need
-    /// no escaping.
+    /// `,"raw"` (comma when due) or `"raw":`, written in one go. `raw` must need no escaping.
     @inline(__always)
     private mutating func appendQuoted(_ raw: UnsafeRawBufferPointer, colon: Bool) {
-        let n = raw.count
-        guard n <= 92 else {
-            comma()
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: raw)
-            bytes.append(UInt8(ascii: "\""))
-            if colon { bytes.append(UInt8(ascii: ":")) }
-            return
+        let comma = needsComma
+        write(estimate: raw.count + 4) { w in
+            if comma { w.byte(UInt8(ascii: ",")) }
+            w.quoted(raw)
+            if colon { w.byte(UInt8(ascii: ":")) }
         }
-        var staged = InlineArray<96, UInt8>(repeating: 0)
-        var span = staged.mutableSpan
-        span.withUnsafeMutableBufferPointer { out in
-            var i = 0
-            if needsComma {
-                out[0] = UInt8(ascii: ",")
-                i = 1
+        needsComma = true
+    }
+
+    /// Writes through a ``JSONRawWriter`` into room reserved for `estimate` bytes, reserving
+    /// twice as much and writing again whenever that was too little (an estimate is never a limit).
+    @inline(__always)
+    public mutating func write(estimate: Int, _ body: (inout JSONRawWriter) -> Void) {
+        var capacity = max(estimate, 16)
+        while true {
+            var fits = false
+            bytes.append(addingCapacity: capacity) { out in
+                out.withUnsafeMutableBufferPointer { buffer, initialized in
+                    guard let base = buffer.baseAddress else { return }
+                    var writer = JSONRawWriter(start: base + initialized, capacity: buffer.count - initialized)
+                    body(&writer)
+                    if !writer.overflowed {
+                        initialized += writer.count
+                        fits = true
+                    }
+                }
             }
-            out[i] = UInt8(ascii: "\"")
-            if n > 0, let source = raw.baseAddress, let target = out.baseAddress {
-                UnsafeMutableRawPointer(target + i + 1).copyMemory(from: source, byteCount: n)
-            }
-            i += n + 1
-            out[i] = UInt8(ascii: "\"")
-            i += 1
-            if colon {
-                out[i] = UInt8(ascii: ":")
-                i += 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<i]))
+            if fits { return }
+            capacity *= 2
+        }
+    }
+
+    /// A whole value written through a ``JSONRawWriter`` (see ``write(estimate:_:)``), after a comma
+    /// when one is due; what follows it takes a comma.
+    @inline(__always)
+    public mutating func value(estimate: Int, _ body: (inout JSONRawWriter) -> Void) {
+        let comma = needsComma
+        write(estimate: estimate + 1) { w in
+            if comma { w.byte(UInt8(ascii: ",")) }
+            body(&w)
         }
         needsComma = true
     }
@@ -91,115 +100,21 @@ public struct JSONBuffer: Sendable {
     /// A string value: quoted, escaped when it must be.
     @inline(__always)
     private mutating func quotedValue(_ raw: UnsafeRawBufferPointer) {
-        if Self.needsNoEscape(raw) {
-            appendQuoted(raw, colon: false)
-        } else {
-            comma()
-            appendEscaped(raw)
-        }
+        value(estimate: JSONRawWriter.stringBound(raw.count)) { $0.string(raw) }
     }
 
     /// A field's text from its record, escaped as needed (JSON-escaped spans are copied verbatim).
     public mutating func string(_ span: Span, in record: UnsafeRawBufferPointer) {
-        guard span.isPresent, span.range.upperBound <= record.count else {
-            appendQuoted(UnsafeRawBufferPointer(start: nil, count: 0), colon: false)
-            return
-        }
-        let raw = UnsafeRawBufferPointer(rebasing: record[span.range])
-        switch span.encoding {
-        case .jsonEscaped:
-            appendQuoted(raw, colon: false)
-        case .plain:
-            quotedValue(raw)
-        case .csvQuoted:
-            var tmp: [UInt8] = []
-            ValueParsing.unescapeCSV(raw, into: &tmp)
-            tmp.withUnsafeBytes { quotedValue($0) }
-        }
+        value(estimate: JSONRawWriter.stringBound(max(0, Int(span.count)))) { $0.string(span, in: record) }
     }
 
     public mutating func bytesAsString(_ raw: UnsafeRawBufferPointer) {
         quotedValue(raw)
     }
 
-    /// A quoted value that needs escaping (clean values take ``appendQuoted(_:colon:)``).
-    private mutating func appendEscaped(_ raw: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "\""))
-        for b in raw {
-            switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Self.hex[Int(b >> 4)], Self.hex[Int(b & 15)]])
-            default:
-                bytes.append(b)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// No quote, backslash or control byte, checked 8 bytes at a time (the usual case).
-    @inline(__always)
-    private static func needsNoEscape(_ raw: UnsafeRawBufferPointer) -> Bool {
-        let n = raw.count
-        var i = 0
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        while i + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let q = w ^ 0x2222_2222_2222_2222
-            let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
-            // Any byte equal to '"' or '\\', or below 0x20 (as a yes/no answer these tests are exact).
-            if ((q &- ones) & ~q & high) | ((b &- ones) & ~b & high) | ((w &- 0x2020_2020_2020_2020) & ~w & high) != 0 {
-                return false
-            }
-            i += 8
-        }
-        while i < n {
-            let c = raw[i]
-            if c < 0x20 || c == 0x22 || c == 0x5C { return false }
-            i += 1
-        }
-        return true
-    }
-
     public mutating func int<T: BinaryInteger>(_ value: T) {
-        comma()
-        appendInt(Int64(value))
-    }
-
-    private mutating func appendInt(_ value: Int64) {
-        if value == 0 {
-            bytes.append(0x30)
-            return
-        }
-        var v = value.magnitude
-        // Sign and digits written backwards into a stack buffer, appended in one go.
-        var digits = InlineArray<21, UInt8>(repeating: 0)
-        var start = 21
-        while v > 0 {
-            start -= 1
-            digits[start] = UInt8(v % 10) + 0x30
-            v /= 10
-        }
-        if value < 0 {
-            start -= 1
-            digits[start] = UInt8(ascii: "-")
-        }
-        appendTail(of: digits, from: start)
-    }
-
-    /// Appends `buffer[start...]` with one array append.
-    @inline(__always)
-    private mutating func appendTail<let n: Int>(of buffer: InlineArray<n, UInt8>, from start: Int) {
-        buffer.span.withUnsafeBufferPointer { all in
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[start...]))
-        }
+        let v = Int64(value)
+        self.value(estimate: 20) { $0.int(v) }
     }
 
     /// A finite double, rounded to `decimals` places (trailing zeros dropped); non-finite values
@@ -209,42 +124,9 @@ public struct JSONBuffer: Sendable {
             null()
             return
         }
-        let places = min(max(decimals, 0), 15)
-        let scale = ValueParsing.pow10[places]
-        let scaled = (abs(value) * scale).rounded()
-        guard scaled < 9.0e15 else {
-            comma()
-            bytes.append(contentsOf: value.description.utf8)
-            return
-        }
-        comma()
-        var units = Int64(scaled)
-        if units == 0 {
-            bytes.append(0x30)
-            return
-        }
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        let divisor = Int64(scale)
-        let whole = units / divisor
-        appendInt(whole)
-        units -= whole * divisor
-        guard units > 0 else { return }
-        var digits = places
-        while units % 10 == 0 {
-            units /= 10
-            digits -= 1
-        }
-        // The point and the fraction's digits (leading zeros kept), appended in one go.
-        var fraction = InlineArray<17, UInt8>(repeating: 0x30)
-        var n = 17
-        for _ in 0..<digits {
-            n -= 1
-            fraction[n] = UInt8(units % 10) + 0x30
-            units /= 10
-        }
-        n -= 1
-        fraction[n] = UInt8(ascii: ".")
-        appendTail(of: fraction, from: n)
+        var spelled = true
+        self.value(estimate: JSONRawWriter.doubleBound) { spelled = $0.double(value, decimals: decimals) }
+        if !spelled { bytes.append(contentsOf: value.description.utf8) }
     }
 
     public mutating func optionalDouble(_ value: Double?, decimals: Int = 6) {
