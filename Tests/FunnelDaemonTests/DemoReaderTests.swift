@@ -107,3 +107,33 @@ struct DemoReaderTests {
         #expect(offsets == Array(0..<100))
     }
 }
+
+/// The demo's feeder must not produce into the trimmed log before the pipeline has its input:
+/// the consumer group takes seconds to form, and at high rates the cluster would drop the first
+/// events before anyone read them.
+@Suite("Demo feeder start")
+struct DemoFeederStartTests {
+    @Test("the feeder waits for the pipeline's input partition, then feeds", .timeLimit(.minutes(1)))
+    func feederWaitsForTheConsumer() async throws {
+        let (cluster, topic, producer, logger) = try DemoReaderTests.clusterWithTopic()
+        _ = producer
+        let board = DemoBoard()
+        let ready = Atomic<Bool>(false)
+        let feeder = try DemoFeeder(
+            bootstrapServers: cluster.bootstrapServers, topic: topic, eventsPerSecond: 5000,
+            simulator: DemoOptions().simulatorConfig(nowMilliseconds: 1_700_000_000_000), board: board, logger: logger,
+            isConsumerReady: { ready.load(ordering: .relaxed) })
+        let task = Task { try await feeder.run() }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(board.stats.produced == 0)
+        ready.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while board.stats.produced == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        task.cancel()
+        try await task.value
+        #expect(board.stats.produced > 0)
+        withExtendedLifetime(cluster) {}
+    }
+}

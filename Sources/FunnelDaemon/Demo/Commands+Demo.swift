@@ -109,7 +109,7 @@ extension Commands {
         let feeder = try DemoFeeder(
             bootstrapServers: cluster.bootstrapServers, topic: config.inputs[0].topic,
             eventsPerSecond: options.eventsPerSecond, simulator: options.simulatorConfig(nowMilliseconds: nowMilliseconds),
-            board: board, logger: logger)
+            board: board, logger: logger, isConsumerReady: { pipeline.health.snapshot.assignedPartitions > 0 })
 
         output.write(introduction(config: config, bootstrapServers: cluster.bootstrapServers,
                                   metricsURL: endpoint?.metricsURL, options: options))

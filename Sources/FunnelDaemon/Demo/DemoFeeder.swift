@@ -10,6 +10,11 @@ import ServiceLifecycle
 /// makes event time advance at whatever speed that rate implies. When its span runs out a new
 /// simulator continues right after it (next seed, same user ids), so the demo can run for hours.
 ///
+/// It starts only once `isConsumerReady` says the pipeline has its input partition. The embedded
+/// cluster keeps about 5 MiB per partition, and joining the consumer group takes a few seconds:
+/// fed from the start at 20,000 events/s, the cluster had dropped the first ~41,000 events before
+/// the pipeline read any.
+///
 /// Runs on the cooperative pool without blocking it: produce calls never wait for queue space
 /// (a full queue just ends the tick early, which is back-pressure) and polls use timeout 0.
 final class DemoFeeder: Service, Sendable {
@@ -19,10 +24,11 @@ final class DemoFeeder: Service, Sendable {
     private let simulator: SimulatorConfig
     private let board: DemoBoard
     private let logger: Logger
+    private let isConsumerReady: @Sendable () -> Bool
     private static let tick = Duration.milliseconds(20)
 
     init(bootstrapServers: String, topic: String, eventsPerSecond: Double, simulator: SimulatorConfig,
-         board: DemoBoard, logger: Logger) throws {
+         board: DemoBoard, logger: Logger, isConsumerReady: @escaping @Sendable () -> Bool) throws {
         producer = try KafkaProducer(
             configuration: ["bootstrap.servers": bootstrapServers, "linger.ms": "5", "client.id": "funnelpulse-demo-feeder"],
             logger: logger, queueFullRetries: 0)
@@ -31,9 +37,17 @@ final class DemoFeeder: Service, Sendable {
         self.simulator = simulator
         self.board = board
         self.logger = logger
+        self.isConsumerReady = isConsumerReady
     }
 
     func run() async throws {
+        while !isConsumerReady() {
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else {
+                logger.info("demo feeder stopped before the pipeline had its input", metadata: ["sent": "0"])
+                return
+            }
+            try? await Task.sleep(for: Self.tick)
+        }
         logger.info("demo feeder started", metadata: ["topic": "\(topic)", "rate": "\(eventsPerSecond)/s"])
         // Polled rather than cancelled on shutdown: the flush after the loop must still be able to wait.
         let sent = await feed()
