@@ -14,7 +14,8 @@ extension Engine {
     /// 3: model feature layout 2. 4: timer and reorder queues are an in-order run plus a heap.
     /// 5: user index entries carry key tag bits. 6: the model's category rates (feature layout 3).
     /// 7: pending labels as their live entries only (the store keeps them in blocks).
-    public static let checkpointVersion: UInt32 = 7
+    /// 8: the model's excluded feature templates (`engine.model.exclude_features`).
+    public static let checkpointVersion: UInt32 = 8
 
     /// The engine's whole state.
     public func checkpoint() throws(CheckpointError) -> [UInt8] {

@@ -20,7 +20,8 @@
 /// the same configuration, since windows, buckets and feature layout depend on it).
 extension Engine {
     public static let partitionMagic: [UInt8] = Array("FPPARTS1".utf8)
-    public static let partitionVersion: UInt32 = 3
+    /// 4: the embedded configuration carries the model's excluded feature templates.
+    public static let partitionVersion: UInt32 = 4
 
     struct PartitionPayload: Codable {
         var config: EngineConfig

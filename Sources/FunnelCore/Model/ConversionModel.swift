@@ -27,7 +27,7 @@ public struct ConversionModel: Sendable {
     public init(config: ModelConfig, windowSeconds: [Int], funnel: FunnelSpec) {
         self.config = config
         features = FeatureExtractor(hashBits: config.hashBits, windowSeconds: windowSeconds,
-                                    horizonSeconds: config.horizonSeconds)
+                                    horizonSeconds: config.horizonSeconds, excluding: config.excludedTemplates)
         learner = OnlineLogistic(config: config)
         // The category lift is a log rate ratio: under a multiplicative model its coefficient is 1,
         // so the learner starts there (like a GLM offset) and learns the correction, instead of

@@ -8,7 +8,7 @@ public struct FeatureExtractor: Sendable {
     /// Bump when templates, bins or hashing change: old models must then be refused.
     public static let layoutVersion: UInt64 = 3
 
-    enum Template: Int, CaseIterable {
+    public enum Template: Int, CaseIterable, Sendable {
         case bias, type, item, category, device, channel, hour, weekday
         case count, total, gap, gapLog, ageLog, depth, sessions, cartItems, cartValueLog
         case itemViewed, itemCarted, distinctItems, distinctCategories, purchases
@@ -16,6 +16,59 @@ public struct FeatureExtractor: Sendable {
         case stage, stageType, stageDevice, stageChannel, stageHour, stagePrice, stageCategory
         case stagePurchases, stageSessions, stageGap, stageSessionCategory, sessionCategory, sessionPrice
         case categoryLift, stageCategoryLift, sessionCategoryLift
+
+        /// The name `engine.model.exclude_features` knows it by.
+        public var configName: String {
+            switch self {
+            case .bias: "bias"
+            case .type: "type"
+            case .item: "item"
+            case .category: "category"
+            case .device: "device"
+            case .channel: "channel"
+            case .hour: "hour"
+            case .weekday: "weekday"
+            case .count: "window_counts"
+            case .total: "window_totals"
+            case .gap: "gap"
+            case .gapLog: "log_gap"
+            case .ageLog: "log_age"
+            case .depth: "session_depth"
+            case .sessions: "sessions"
+            case .cartItems: "cart_items"
+            case .cartValueLog: "log_cart_value"
+            case .itemViewed: "item_viewed_before"
+            case .itemCarted: "item_carted_before"
+            case .distinctItems: "distinct_items"
+            case .distinctCategories: "distinct_categories"
+            case .purchases: "purchases"
+            case .typeCart: "type*cart"
+            case .typeItemCarted: "type*item_carted_before"
+            case .typeDevice: "type*device"
+            case .typeGap: "type*gap"
+            case .typeCategory: "type*category"
+            case .typeDepth: "type*session_depth"
+            case .stage: "stage"
+            case .stageType: "stage*type"
+            case .stageDevice: "stage*device"
+            case .stageChannel: "stage*channel"
+            case .stageHour: "stage*hour"
+            case .stagePrice: "stage*session_price"
+            case .stageCategory: "stage*category"
+            case .stagePurchases: "stage*purchases"
+            case .stageSessions: "stage*sessions"
+            case .stageGap: "stage*gap"
+            case .stageSessionCategory: "stage*session_category"
+            case .sessionCategory: "session_category"
+            case .sessionPrice: "session_price"
+            case .categoryLift: "category_purchase_lift"
+            case .stageCategoryLift: "stage*category_purchase_lift"
+            case .sessionCategoryLift: "session_category_purchase_lift"
+            }
+        }
+
+        /// The template `exclude_features` calls `name`, if any.
+        public static func named(_ name: String) -> Template? { allCases.first { $0.configName == name } }
     }
 
     /// The furthest funnel stage of the user's current session (``UserRecord/sessionStage``).
@@ -42,8 +95,13 @@ public struct FeatureExtractor: Sendable {
     /// Features without a key (everything but the id templates) own the slots `0..<denseSlots`,
     /// one each, collision-free and cache-resident; keyed features hash into the rest of the table.
     let denseSlots: UInt32
+    /// Bit `t` set: template `t` is left out (`engine.model.exclude_features`).
+    let excluded: UInt64
 
-    public init(hashBits: Int, windowSeconds: [Int], horizonSeconds: Int) {
+    /// - Parameter excluding: templates left out of every vector; they keep their name ids and
+    ///   slots, so the table layout is the same, and the fingerprint tells the two layouts apart.
+    public init(hashBits: Int, windowSeconds: [Int], horizonSeconds: Int, excluding: Set<Template> = []) {
+        excluded = excluding.reduce(0) { $0 | 1 << UInt64($1.rawValue) }
         mask = UInt32(truncatingIfNeeded: (1 << hashBits) - 1)
         windowCount = min(windowSeconds.count, UserRecord.maxWindows)
         var best = 0
@@ -119,8 +177,14 @@ public struct FeatureExtractor: Sendable {
         var fp = StableHash.combine(Self.layoutVersion, UInt64(hashBits))
         fp = StableHash.combine(fp, UInt64(horizonSeconds))
         for w in windowSeconds.prefix(windowCount) { fp = StableHash.combine(fp, UInt64(w)) }
+        // Only a non-empty exclusion changes the fingerprint: models saved with every feature load as before.
+        if excluded != 0 { fp = StableHash.combine(fp, excluded) }
         fingerprint = fp
     }
+
+    /// Whether `template` goes into the vectors.
+    @inline(__always)
+    func includes(_ template: Template) -> Bool { excluded & (1 << UInt64(template.rawValue)) == 0 }
 
     /// The slot of an unkeyed template's first bin.
     func slot(of template: Template) -> Int { Int(base[template.rawValue]) }
@@ -137,94 +201,103 @@ public struct FeatureExtractor: Sendable {
         var v = FeatureVector()
         let now = UInt32(clamping: max(0, event.timestamp / 1_000_000))
         let t = Int(event.type.rawValue)
-        @inline(__always) func put(_ template: Template, _ bin: Int, key: UInt64 = 0, value: Float = 1) {
-            let name = base[template.rawValue] &+ UInt16(truncatingIfNeeded: bin)
-            guard key != 0 else {
-                v.append(index: UInt32(name), value: value, name: name)
-                return
-            }
-            // Multiply-shift range reduction of the hash onto the keyed slots.
-            let h = UInt64(UInt32(truncatingIfNeeded: StableHash.combine(key, UInt64(name))))
-            let keyed = UInt64(mask &+ 1 &- denseSlots)
-            v.append(index: denseSlots &+ UInt32(truncatingIfNeeded: (h &* keyed) >> 32), value: value, name: name)
-        }
-        put(.bias, 0)
-        put(.type, t)
-        if event.itemKey != 0 { put(.item, 0, key: event.itemKey) }
-        if event.categoryKey != 0 { put(.category, 0, key: event.categoryKey) }
-        if event.deviceKey != 0 { put(.device, 0, key: event.deviceKey) }
-        if event.channelKey != 0 { put(.channel, 0, key: event.channelKey) }
-        put(.hour, Int(now / 3600 % 24))
-        put(.weekday, Int((now / 86_400 + 4) % 7))
+        put(&v, .bias, 0)
+        put(&v, .type, t)
+        if event.itemKey != 0 { put(&v, .item, 0, key: event.itemKey) }
+        if event.categoryKey != 0 { put(&v, .category, 0, key: event.categoryKey) }
+        if event.deviceKey != 0 { put(&v, .device, 0, key: event.deviceKey) }
+        if event.channelKey != 0 { put(&v, .channel, 0, key: event.channelKey) }
+        put(&v, .hour, Int(now / 3600 % 24))
+        put(&v, .weekday, Int((now / 86_400 + 4) % 7))
 
         let gapSeconds = Double(context.sincePrevious) / 1_000_000
         let gap = context.isNewUser ? 0 : Self.gapBin(gapSeconds)
-        put(.gap, gap)
-        if !context.isNewUser { put(.gapLog, 0, value: Self.log1p(gapSeconds) / 8) }
+        put(&v, .gap, gap)
+        if !context.isNewUser, includes(.gapLog) { put(&v, .gapLog, 0, value: Self.log1p(gapSeconds) / 8) }
         let age = Double(now &- min(now, user.firstSeen))
-        if age > 0 { put(.ageLog, 0, value: Self.log1p(age) / 8) }
+        if age > 0, includes(.ageLog) { put(&v, .ageLog, 0, value: Self.log1p(age) / 8) }
         let depth = Self.depthBin(Int(user.sessionDepth))
-        put(.depth, depth)
-        put(.sessions, Self.smallBin(Int(user.sessions) - 1))
-        put(.cartItems, Self.smallBin(Int(user.cartItems)))
-        if user.cartValue > 0 { put(.cartValueLog, 0, value: Self.log1p(Double(user.cartValue)) / 8) }
-        if context.itemViewedBefore { put(.itemViewed, 0) }
-        if context.itemCartedBefore { put(.itemCarted, 0) }
-        let distinct = user.distinctRecent(now: now, seconds: horizonSeconds)
-        put(.distinctItems, Self.distinctBin(distinct.items))
-        put(.distinctCategories, Self.distinctBin(distinct.categories))
-        put(.purchases, min(Int(user.purchases), 2))
+        put(&v, .depth, depth)
+        put(&v, .sessions, Self.smallBin(Int(user.sessions) - 1))
+        put(&v, .cartItems, Self.smallBin(Int(user.cartItems)))
+        if user.cartValue > 0, includes(.cartValueLog) { put(&v, .cartValueLog, 0, value: Self.log1p(Double(user.cartValue)) / 8) }
+        if context.itemViewedBefore { put(&v, .itemViewed, 0) }
+        if context.itemCartedBefore { put(&v, .itemCarted, 0) }
+        if includes(.distinctItems) || includes(.distinctCategories) {
+            let distinct = user.distinctRecent(now: now, seconds: horizonSeconds)
+            put(&v, .distinctItems, Self.distinctBin(distinct.items))
+            put(&v, .distinctCategories, Self.distinctBin(distinct.categories))
+        }
+        put(&v, .purchases, min(Int(user.purchases), 2))
 
         let carted = user.cartItems > 0 || user.count(window: horizonWindow, group: 1) > 0
-        put(.typeCart, t * 2 + (carted ? 1 : 0))
-        if context.itemCartedBefore { put(.typeItemCarted, t) }
-        if event.deviceKey != 0 { put(.typeDevice, t, key: event.deviceKey) }
-        put(.typeGap, t * Self.gapLabels.count + gap)
-        if event.categoryKey != 0 { put(.typeCategory, t, key: event.categoryKey) }
-        put(.typeDepth, t * Self.depthLabels.count + depth)
+        put(&v, .typeCart, t * 2 + (carted ? 1 : 0))
+        if context.itemCartedBefore { put(&v, .typeItemCarted, t) }
+        if event.deviceKey != 0 { put(&v, .typeDevice, t, key: event.deviceKey) }
+        put(&v, .typeGap, t * Self.gapLabels.count + gap)
+        if event.categoryKey != 0 { put(&v, .typeCategory, t, key: event.categoryKey) }
+        put(&v, .typeDepth, t * Self.depthLabels.count + depth)
 
         // The funnel stage and what moves conversion at each stage differently.
         let stage = Int(user.sessionStage)
-        put(.stage, stage)
-        put(.stageType, stage * Self.typeCount + t)
-        if event.deviceKey != 0 { put(.stageDevice, stage, key: event.deviceKey) }
-        if event.channelKey != 0 { put(.stageChannel, stage, key: event.channelKey) }
-        put(.stageHour, stage * 24 + Int(now / 3600 % 24))
+        put(&v, .stage, stage)
+        put(&v, .stageType, stage * Self.typeCount + t)
+        if event.deviceKey != 0 { put(&v, .stageDevice, stage, key: event.deviceKey) }
+        if event.channelKey != 0 { put(&v, .stageChannel, stage, key: event.channelKey) }
+        put(&v, .stageHour, stage * 24 + Int(now / 3600 % 24))
         if user.sessionPrice > 0 {
-            put(.sessionPrice, Int(user.sessionPrice) - 1)
-            put(.stagePrice, stage * Self.priceLabels.count + Int(user.sessionPrice) - 1)
+            put(&v, .sessionPrice, Int(user.sessionPrice) - 1)
+            put(&v, .stagePrice, stage * Self.priceLabels.count + Int(user.sessionPrice) - 1)
         }
         if user.sessionCategory != 0 {
-            put(.sessionCategory, 0, key: UInt64(user.sessionCategory))
-            put(.stageSessionCategory, stage, key: UInt64(user.sessionCategory))
+            put(&v, .sessionCategory, 0, key: UInt64(user.sessionCategory))
+            put(&v, .stageSessionCategory, stage, key: UInt64(user.sessionCategory))
         }
-        if event.categoryKey != 0 { put(.stageCategory, stage, key: event.categoryKey) }
-        put(.stagePurchases, stage * 3 + min(Int(user.purchases), 2))
-        put(.stageSessions, stage * 4 + Self.smallBin(Int(user.sessions) - 1))
-        put(.stageGap, stage * Self.gapLabels.count + gap)
+        if event.categoryKey != 0 { put(&v, .stageCategory, stage, key: event.categoryKey) }
+        put(&v, .stagePurchases, stage * 3 + min(Int(user.purchases), 2))
+        put(&v, .stageSessions, stage * 4 + Self.smallBin(Int(user.sessions) - 1))
+        put(&v, .stageGap, stage * Self.gapLabels.count + gap)
         let category = CategoryRates.key(ofCategory: event.categoryKey)
-        let lift = rates.lift(key: category)
+        let lift = includes(.categoryLift) || includes(.stageCategoryLift) || includes(.sessionCategoryLift)
+            ? rates.lift(key: category) : 0
         if category != 0 {
-            put(.categoryLift, 0, value: lift)
-            put(.stageCategoryLift, stage, value: lift)
+            put(&v, .categoryLift, 0, value: lift)
+            put(&v, .stageCategoryLift, stage, value: lift)
         }
         if user.sessionCategory != 0 {
             // Mostly the event's own category: its lift is already at hand.
             let sessionLift = user.sessionCategory == category ? lift : rates.lift(key: user.sessionCategory)
-            put(.sessionCategoryLift, 0, value: sessionLift)
+            put(&v, .sessionCategoryLift, 0, value: sessionLift)
         }
 
         // Last: the per-window counts, the only templates whose number varies.
-        for w in 0..<windowCount {
+        for w in 0..<windowCount where includes(.count) || includes(.total) {
             var total = 0
             for g in 0..<EventType.windowGroupCount {
                 let c = user.count(window: w, group: g)
                 total += c
-                if c > 0 { put(.count, w * EventType.windowGroupCount + g, value: Self.logCount(c)) }
+                if c > 0 { put(&v, .count, w * EventType.windowGroupCount + g, value: Self.logCount(c)) }
             }
-            put(.total, w * Self.totalLabels.count + Self.totalBin(total))
+            put(&v, .total, w * Self.totalLabels.count + Self.totalBin(total))
         }
         return v
+    }
+
+    /// Appends one feature to `v` unless its template is excluded (templates whose value takes a
+    /// logarithm check ``includes(_:)`` before computing it). A method, not a closure capturing the
+    /// vector: a captured `var` is checked for exclusive access at run time on every call.
+    @inline(__always)
+    private func put(_ v: inout FeatureVector, _ template: Template, _ bin: Int, key: UInt64 = 0, value: Float = 1) {
+        guard includes(template) else { return }
+        let name = base[template.rawValue] &+ UInt16(truncatingIfNeeded: bin)
+        guard key != 0 else {
+            v.append(index: UInt32(name), value: value, name: name)
+            return
+        }
+        // Multiply-shift range reduction of the hash onto the keyed slots.
+        let h = UInt64(UInt32(truncatingIfNeeded: StableHash.combine(key, UInt64(name))))
+        let keyed = UInt64(mask &+ 1 &- denseSlots)
+        v.append(index: denseSlots &+ UInt32(truncatingIfNeeded: (h &* keyed) >> 32), value: value, name: name)
     }
 
     // MARK: - Bins

@@ -52,8 +52,17 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     /// Half-life in event time of the per-category purchase counts behind the category-rate
     /// features (``CategoryRates``).
     public var categoryHalfLifeSeconds: Int = 86_400
+    /// Feature templates left out of every vector, by their names in docs/model.md ("Leaner
+    /// feature sets"): fewer features per event score and learn faster. A model saved with
+    /// another set is refused on load.
+    public var excludeFeatures: [String] = []
 
     public init() {}
+
+    /// The templates `excludeFeatures` names (unknown names are left to ``validate(path:)``).
+    public var excludedTemplates: Set<FeatureExtractor.Template> {
+        Set(excludeFeatures.compactMap(FeatureExtractor.Template.named))
+    }
 
     enum CodingKeys: String, CodingKey {
         case enabled, optimizer, alpha, beta, l1, l2, delay, threshold
@@ -63,6 +72,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case pendingCapacity = "pending_capacity"
         case qualityWindow = "quality_window"
         case categoryHalfLifeSeconds = "category_half_life_seconds"
+        case excludeFeatures = "exclude_features"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -83,6 +93,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         qualityWindow = try c.decodeIfPresent(Int.self, forKey: .qualityWindow) ?? d.qualityWindow
         categoryHalfLifeSeconds = try c.decodeIfPresent(Int.self, forKey: .categoryHalfLifeSeconds)
             ?? d.categoryHalfLifeSeconds
+        excludeFeatures = try c.decodeIfPresent([String].self, forKey: .excludeFeatures) ?? d.excludeFeatures
     }
 
     public func validate(path: String = "engine.model") throws(ConfigError) {
@@ -105,6 +116,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         guard categoryHalfLifeSeconds >= 60, categoryHalfLifeSeconds <= 365 * 86_400 else {
             throw fail("category_half_life_seconds", "must be 60 s to 365 days")
+        }
+        for (i, name) in excludeFeatures.enumerated() where FeatureExtractor.Template.named(name) == nil {
+            let known = FeatureExtractor.Template.allCases.map(\.configName).joined(separator: ", ")
+            throw fail("exclude_features[\(i)]", "unknown feature template \"\(name)\"; known: \(known)")
         }
     }
 }
