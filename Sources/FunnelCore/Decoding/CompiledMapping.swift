@@ -8,7 +8,14 @@ public struct CompiledMapping: Sendable {
     /// JSON: the key trie; node 0 is the root object.
     let jsonKeys: JSONKeyTable
     /// CSV: for each column index, the (field, priority) pairs it feeds.
-    private(set) var csvColumns: [[FieldSlot]]
+    private(set) var csvColumns: [[FieldSlot]] {
+        didSet { (csvColumnSlots, csvColumnEnds) = Self.flatten(csvColumns) }
+    }
+    /// `csvColumns` flattened for the decoder: column `c`'s slots are
+    /// `csvColumnSlots[(c == 0 ? 0 : csvColumnEnds[c - 1])..<csvColumnEnds[c]]`. Reading a column
+    /// out of the nested arrays retains and releases it, once per column of every record.
+    private(set) var csvColumnSlots: [FieldSlot] = []
+    private(set) var csvColumnEnds: [Int] = []
     /// CSV: field candidates by name, resolved against a header line or `csv.columns`.
     let csvNamedRefs: [(field: CanonicalField, priority: Int, name: String)]
     let csvDelimiter: UInt8
@@ -91,6 +98,8 @@ public struct CompiledMapping: Sendable {
             }
             csvColumns = columns
             csvNamedRefs = named.map { (field: $0.0, priority: $0.1, name: $0.2) }
+            // Observers do not run in an initialiser.
+            (csvColumnSlots, csvColumnEnds) = Self.flatten(columns)
             if !spec.csv.columns.isEmpty {
                 try resolveCSVHeader(spec.csv.columns)
             }
@@ -107,6 +116,16 @@ public struct CompiledMapping: Sendable {
             columns[index].append(FieldSlot(field: ref.field, priority: UInt8(min(ref.priority, 255))))
         }
         csvColumns = columns
+    }
+
+    private static func flatten(_ columns: [[FieldSlot]]) -> ([FieldSlot], [Int]) {
+        var slots: [FieldSlot] = []
+        var ends: [Int] = []
+        for column in columns {
+            slots.append(contentsOf: column)
+            ends.append(slots.count)
+        }
+        return (slots, ends)
     }
 
     /// Looks up a producer's type value (ASCII case-insensitive).

@@ -99,16 +99,19 @@ public struct RecordDecoder: Sendable {
 
     private mutating func scanCSV(_ base: UnsafePointer<UInt8>, count: Int) -> DecodeFailure? {
         var failure: DecodeFailure?
-        let columns = mapping.csvColumns
-        CSVLineSplitter.split(
-            UnsafeRawBufferPointer(start: base, count: count), delimiter: mapping.csvDelimiter
-        ) { column, span in
-            guard column < columns.count else { return false }
-            for slot in columns[column] {
-                fields.offer(slot, kind: span.count == 0 ? .null : .string, span: span)
+        mapping.csvColumnSlots.withUnsafeBufferPointer { slots in
+            mapping.csvColumnEnds.withUnsafeBufferPointer { ends in
+                CSVLineSplitter.split(
+                    UnsafeRawBufferPointer(start: base, count: count), delimiter: mapping.csvDelimiter
+                ) { column, span in
+                    guard column < ends.count else { return false }
+                    for i in (column == 0 ? 0 : ends[column - 1])..<ends[column] {
+                        fields.offer(slots[i], kind: span.count == 0 ? .null : .string, span: span)
+                    }
+                    return true
+                } onError: { failure = $0 }
             }
-            return true
-        } onError: { failure = $0 }
+        }
         return failure
     }
 
