@@ -8,12 +8,10 @@ public struct CompiledMapping: Sendable {
     /// JSON: the key trie; node 0 is the root object.
     let jsonKeys: JSONKeyTable
     /// CSV: for each column index, the (field, priority) pairs it feeds.
-    private(set) var csvColumns: [[FieldSlot]] {
-        didSet { (csvColumnSlots, csvColumnEnds) = Self.flatten(csvColumns) }
-    }
-    /// `csvColumns` flattened for the decoder: column `c`'s slots are
-    /// `csvColumnSlots[(c == 0 ? 0 : csvColumnEnds[c - 1])..<csvColumnEnds[c]]`. Reading a column
-    /// out of the nested arrays retains and releases it, once per column of every record.
+    private(set) var csvColumns: [[FieldSlot]]
+    /// `csvColumns` flattened for the decoder, kept in step by ``setColumns(_:)``: column `c`'s
+    /// slots are `csvColumnSlots[(c == 0 ? 0 : csvColumnEnds[c - 1])..<csvColumnEnds[c]]`. Reading
+    /// a column out of the nested arrays retains and releases it, once per column of every record.
     private(set) var csvColumnSlots: [FieldSlot] = []
     private(set) var csvColumnEnds: [Int] = []
     /// CSV: field candidates by name, resolved against a header line or `csv.columns`.
@@ -96,10 +94,9 @@ public struct CompiledMapping: Sendable {
                     }
                 }
             }
-            csvColumns = columns
+            csvColumns = []
             csvNamedRefs = named.map { (field: $0.0, priority: $0.1, name: $0.2) }
-            // Observers do not run in an initialiser.
-            (csvColumnSlots, csvColumnEnds) = Self.flatten(columns)
+            setColumns(columns)
             if !spec.csv.columns.isEmpty {
                 try resolveCSVHeader(spec.csv.columns)
             }
@@ -115,17 +112,18 @@ public struct CompiledMapping: Sendable {
             while columns.count <= index { columns.append([]) }
             columns[index].append(FieldSlot(field: ref.field, priority: UInt8(min(ref.priority, 255))))
         }
-        csvColumns = columns
+        setColumns(columns)
     }
 
-    private static func flatten(_ columns: [[FieldSlot]]) -> ([FieldSlot], [Int]) {
-        var slots: [FieldSlot] = []
-        var ends: [Int] = []
+    private mutating func setColumns(_ columns: [[FieldSlot]]) {
+        csvColumns = columns
+        csvColumnSlots = columns.flatMap { $0 }
+        csvColumnEnds = []
+        var end = 0
         for column in columns {
-            slots.append(contentsOf: column)
-            ends.append(slots.count)
+            end += column.count
+            csvColumnEnds.append(end)
         }
-        return (slots, ends)
     }
 
     /// Looks up a producer's type value (ASCII case-insensitive).

@@ -264,7 +264,7 @@ public struct FeatureExtractor: Sendable {
             put(&v, .categoryLift, 0, value: lift)
             put(&v, .stageCategoryLift, stage, value: lift)
         }
-        if user.sessionCategory != 0 {
+        if user.sessionCategory != 0, includes(.sessionCategoryLift) {
             // Mostly the event's own category: its lift is already at hand.
             let sessionLift = user.sessionCategory == category ? lift : rates.lift(key: user.sessionCategory)
             put(&v, .sessionCategoryLift, 0, value: sessionLift)
