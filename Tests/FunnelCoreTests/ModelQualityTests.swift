@@ -42,6 +42,35 @@ struct ModelQualityTests {
         #expect(try #require(q.all.auc) < 1)
     }
 
+    /// A checkpoint keeps the recent window's ring; a restored window takes out exactly what the
+    /// original put in, so the two agree on everything recorded afterwards.
+    @Test func restoredWindowForgetsAsTheOriginalWould() throws {
+        var q = ProgressiveQuality(threshold: 0.3, window: 50, stepNames: ["visit", "view"])
+        for i in 0..<80 { q.record(score: 0.001 + Double(i % 17) / 20, label: i % 3 == 0, step: i % 2) }
+        var restored = try BinaryCoder.decode(ProgressiveQuality.self, from: try BinaryCoder.encode(q))
+        #expect(restored == q)
+        for i in 0..<70 {
+            let (score, label) = (0.9 - Double(i % 13) / 15, i % 4 == 0)
+            q.record(score: score, label: label, step: 0)
+            restored.record(score: score, label: label, step: 0)
+        }
+        #expect(restored == q)
+        #expect(restored.recent.count == 50)
+        #expect(restored.recent.logLoss == q.recent.logLoss)
+        #expect(restored.recent.auc == q.recent.auc)
+    }
+
+    /// A checkpoint whose window position lies outside its ring is refused, not indexed.
+    @Test func corruptWindowIsRefused() throws {
+        var q = ProgressiveQuality(threshold: 0.5, window: 4, stepNames: ["visit"])
+        q.record(score: 0.2, label: false, step: 0)
+        var bytes = try BinaryCoder.encode(q)
+        // ringNext and ringCount are the last two fields, 8 bytes each.
+        let ringNextAt = bytes.count - 16
+        bytes.replaceSubrange(ringNextAt..<(ringNextAt + 8), with: [9, 0, 0, 0, 0, 0, 0, 0])
+        #expect(throws: (any Error).self) { try BinaryCoder.decode(ProgressiveQuality.self, from: bytes) }
+    }
+
     @Test func scoresCarryStepAndExplanations() throws {
         var engine = try Engine(config: ModelFixture.config())
         var sink = ScoreCollector()

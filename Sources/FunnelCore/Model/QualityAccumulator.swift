@@ -30,13 +30,35 @@ public struct QualityAccumulator: Sendable, Equatable {
         return min(max(Int(x), 0), bins - 1)
     }
 
+    /// One resolved prediction with what the metrics derive from it (two logarithms), worked out
+    /// once for all the accumulators it enters and kept by a sliding window to take it back out.
+    public struct Resolved: Sendable, Equatable {
+        public let score: Double
+        public let label: Bool
+        /// ln of the probability given to the outcome (≤ 0).
+        let logLikelihood: Double
+        let bin: Int
+
+        public init(score p: Double, label: Bool) {
+            let q = min(max(p, 1e-15), 1 - 1e-15)
+            score = p
+            self.label = label
+            logLikelihood = label ? MathShim.log(q) : MathShim.log(1 - q)
+            bin = QualityAccumulator.bin(p)
+        }
+    }
+
     /// Adds (`sign` = 1) or removes (`sign` = −1, for sliding windows) one resolved prediction.
     public mutating func add(score p: Double, label: Bool, threshold: Double, sign: Int = 1) {
-        let q = min(max(p, 1e-15), 1 - 1e-15)
+        add(Resolved(score: p, label: label), threshold: threshold, sign: sign)
+    }
+
+    @inline(__always)
+    public mutating func add(_ r: Resolved, threshold: Double, sign: Int = 1) {
+        let (p, label, b) = (r.score, r.label, r.bin)
         count += sign
         sumScore += Double(sign) * p
-        sumLogLoss -= Double(sign) * (label ? MathShim.log(q) : MathShim.log(1 - q))
-        let b = Self.bin(p)
+        sumLogLoss -= Double(sign) * r.logLikelihood
         if label {
             positives += sign
             positiveBins[b] += Int32(sign)
