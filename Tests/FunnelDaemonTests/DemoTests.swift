@@ -38,6 +38,17 @@ struct DemoTests {
         ])
     }
 
+    @Test("the --no-ui line carries the snapshot's rate and its rolling windows' rates")
+    func logLineFunnelRates() {
+        var stats = DemoStats()
+        stats.recordSnapshot(funnel: "checkout", json: Array(Self.snapshotJSON.utf8))
+        let frame = DemoFrame(bootstrapServers: "127.0.0.1:1", scoresTopic: "s", metricsURL: nil, uptimeSeconds: 3,
+                              stats: stats, eventsInRate: nil, outputsRate: nil, health: PipelineHealth.Snapshot())
+        let line = DemoView.logLine(frame)
+        #expect(line.hasSuffix(
+            " funnel[checkout]=25.0% last_15m=12.3% last_1h=- @2024-01-01T00:01:00.000Z"))
+    }
+
     @Test("an unreadable snapshot gives one explanatory line, not a crash")
     func unreadableSnapshot() {
         let lines = DemoView.funnelTable(snapshotJSON: Array(#"{"funnel":"x","steps":"#.utf8))

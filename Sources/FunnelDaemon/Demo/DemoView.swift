@@ -134,8 +134,13 @@ enum DemoView {
         }
         for latest in stats.latestSnapshots {
             if let snapshot = try? DemoFunnelSnapshot.decode(latest.json) {
+                // The snapshot's own window is short (a minute by default) and rarely holds a whole
+                // journey, so its overall rate alone mostly reads 0.0%: the rolling windows follow.
+                let rolling = snapshot.rolling.map {
+                    " last_\(DemoFormat.duration(seconds: $0.windowSeconds))=\(DemoFormat.percent($0.overallConversionRate))"
+                }
                 parts.append("funnel[\(snapshot.funnel)]=\(DemoFormat.percent(snapshot.overallConversionRate))"
-                             + " @\(snapshot.windowEnd)")
+                             + rolling.joined() + " @\(snapshot.windowEnd)")
             }
         }
         return parts.joined(separator: " ")
