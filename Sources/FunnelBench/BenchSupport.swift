@@ -242,3 +242,45 @@ enum BenchSupport {
         "\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) " + fields.map { "\($0)=\($1)" }.joined(separator: " ")
     }
 }
+
+/// CPU time of this process's threads (user + system, from /proc/self/task/*/stat), grouped by
+/// thread name: what a measured window cost in CPU, and which threads spent it.
+struct ThreadCPU {
+    /// Seconds per thread name (threads of the same name summed).
+    var seconds: [String: Double] = [:]
+
+    var total: Double { seconds.values.reduce(0, +) }
+
+    static func sample() -> ThreadCPU {
+        var out = ThreadCPU()
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticks > 0, let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else {
+            return out
+        }
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+            else { continue }
+            let name = String(text[text.index(after: open)..<close])
+            // After the name: state is field 3, utime field 14, stime field 15.
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+            out.seconds[name, default: 0] += (user + system) / ticks
+        }
+        return out
+    }
+
+    /// What `later` spent since `self`, per name (threads started in between count from zero).
+    func until(_ later: ThreadCPU) -> ThreadCPU {
+        var out = ThreadCPU()
+        for (name, value) in later.seconds { out.seconds[name] = max(0, value - (seconds[name] ?? 0)) }
+        return out
+    }
+
+    /// `name:seconds` pairs, largest first, those under 10 ms left out.
+    var summary: String {
+        seconds.filter { $0.value >= 0.01 }.sorted { $0.value > $1.value }
+            .map { "\($0.key.replacingOccurrences(of: " ", with: "_")):\(String(format: "%.2f", $0.value))" }
+            .joined(separator: ",")
+    }
+}

@@ -262,6 +262,7 @@ struct KafkaBench: ParsableCommand {
         let started = DispatchTime.now().uptimeNanoseconds
         let outcome = Self.start(pipeline)
         let assigned = try Self.waitAssigned(pipeline, timeout: 60)
+        let cpuAtStart = ThreadCPU.sample()
         let deadline = started + UInt64(timeout * 1e9)
         while counters.doneAt.load(ordering: .acquiring) == 0 {
             if let failure = pipeline.health.snapshot.failure { throw ValidationError("pipeline failed: \(failure)") }
@@ -271,6 +272,8 @@ struct KafkaBench: ParsableCommand {
             }
             usleep(1000)
         }
+        // Within a millisecond of the last acknowledgement (the loop's poll interval).
+        let cpu = cpuAtStart.until(ThreadCPU.sample())
         let done = counters.doneAt.load(ordering: .acquiring)
         let firstRead = counters.firstBatchAt.load(ordering: .acquiring)
         pipeline.requestStop()
@@ -288,6 +291,12 @@ struct KafkaBench: ParsableCommand {
             ("first_batch_s", String(format: "%.3f", Double(firstRead &- assigned) / 1e9)),
             ("seconds", String(format: "%.3f", seconds)),
             ("events_per_s", String(format: "%.0f", Double(events) / seconds)),
+            // This process's CPU over the measured window (the mock cluster's brokers included,
+            // a broker in another process not): per event, and in cores kept busy on average.
+            ("cpu_s", String(format: "%.2f", cpu.total)),
+            ("cpu_us_per_event", String(format: "%.2f", cpu.total / Double(events) * 1e6)),
+            ("cores_busy", String(format: "%.2f", cpu.total / seconds)),
+            ("cpu_by_thread", cpu.summary),
             ("allocator", ProcessAllocator.description.replacingOccurrences(of: " ", with: "-")),
         ]))
         print("RESULT throughput events_per_s=\(Int(Double(events) / seconds))")

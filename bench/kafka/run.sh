@@ -11,7 +11,8 @@
 #      from partitions assigned until every input is read and every output acknowledged;
 #   3. the same on librdkafka's in-process mock cluster (events produced in-process first);
 #   4. input→score latency at a fixed offered load on Tansu and on the mock cluster;
-# and prints one table.
+# and prints one table, with the CPU each throughput figure cost (per event, in cores kept busy,
+# and by thread: `fp-pipeline` is the daemon's engine thread, `rdk:*` librdkafka's).
 #
 # Environment (defaults):
 #   N=500000              events for the throughput runs
@@ -199,6 +200,13 @@ lat() {
     "$(sed -n 's/.*input_visible_p99_ms=\([^ ]*\).*/\1/p' "$f" | tail -n1)"
 }
 
+cpu() {  # cpu FILE: the CPU fields of a throughput run's row
+  local f=$1 field
+  for field in cpu_us_per_event cores_busy cpu_by_thread; do
+    sed -n "s/^kafka-tput .*$field=\([^ ]*\).*/\1/p" "$f" | tail -n1
+  done | paste -sd' ' -
+}
+
 {
   printf '\nKafka end-to-end benchmark: N=%s events (%s B avg JSON, keyed by user), Tansu partitions=%s, mock partitions=%s\n' \
     "$N" "$AVG_BYTES" "$PARTITIONS" "$MOCK_PARTITIONS"
@@ -216,6 +224,12 @@ lat() {
   printf '%-58s %s [%s]\n' "FunnelPulse on mock cluster, model on (events/s)" "${MOCK_EPS:-failed}" "$(range "${MOCK_RUNS[@]}")"
   [[ -z $MOCK_EPS_OFF ]] || printf '%-58s %s [%s]\n' "FunnelPulse on mock cluster, model off (events/s)" "$MOCK_EPS_OFF" \
     "$(range "${MOCK_OFF_RUNS[@]}")"
+  # Where the CPU went in one run of each: this process's threads over the measured window (the
+  # mock cluster's brokers run inside it; Tansu and its proxy are other processes, not counted).
+  for run in tansu-throughput-1 tansu-throughput-nomodel-1 mock-throughput-1 mock-throughput-nomodel-1; do
+    [[ -f $LOGS/$run.out ]] || continue
+    printf '%-58s %s\n' "  CPU, $run (us/event, cores busy, s by thread)" "$(cpu "$LOGS/$run.out")"
+  done
   printf '%-58s %s\n' "latency input->score @${RATE}/s, Tansu p50/p90/p99/max (ms)" "$(lat tansu)"
   printf '%-58s %s\n' "latency input->score @${RATE}/s, mock p50/p90/p99/max (ms)" "$(lat mock)"
   if [[ $LAT_TUNED == 1 ]]; then

@@ -89,6 +89,7 @@ final class DemoReader: Service, @unchecked Sendable {
     private func runOnThread() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread { [self] in
+                ThreadName.setCurrent("fp-demo-view")
                 do {
                     try readLoop()
                     continuation.resume()

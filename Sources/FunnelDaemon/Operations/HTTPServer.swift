@@ -94,6 +94,7 @@ public final class HTTPServer: Sendable {
             let exited = threadExited
             exited.enter()
             let thread = Thread {
+                ThreadName.setCurrent("fp-http")
                 loop.run()
                 exited.leave()
             }

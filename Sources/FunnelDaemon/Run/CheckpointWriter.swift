@@ -75,6 +75,7 @@ final class CheckpointWriter: Sendable {
         current.busy = true
         state.unlock()
         let thread = Thread { [self] in
+            ThreadName.setCurrent("fp-checkpoint")
             // Below the pipeline and librdkafka's threads: a checkpoint may take its time. (On
             // Linux the nice value is per thread, and `who` 0 is the calling thread.)
             setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)

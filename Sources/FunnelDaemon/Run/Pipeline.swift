@@ -177,6 +177,7 @@ public final class Pipeline: @unchecked Sendable {
             // joined) before the caller goes on, never concurrently with a process exit (which
             // crashed in OpenSSL's exit cleanup while a TLS client's threads were still running).
             let thread = Thread { [weak self] in
+                ThreadName.setCurrent("fp-pipeline")
                 let result: Result<Void, any Error>
                 if let pipeline = self {
                     result = Result { try pipeline.runLoop() }
