@@ -102,6 +102,7 @@ import Testing
         let second = Self.input(&ledger, slot: slot, offset: 1, outputs: 1)[0]
         #expect(second & 0xFFFF_FFFF == first & 0xFFFF_FFFF)  // the same slot, a new generation
         #expect(second != first)
+        #expect(ledger.withPending(second) { $0.value.count } == 300)  // emptied at reuse, then written
         #expect(ledger.withPending(second) { $0.value.capacity } == capacity)
         #expect(ledger.withPending(second) { pending in pending.value.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } } == address)
     }

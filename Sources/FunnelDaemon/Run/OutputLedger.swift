@@ -156,6 +156,11 @@ struct OutputLedger {
         let index: Int
         if let free = freeSlots.popLast() {
             index = Int(free)
+            // A slot's buffers are emptied here, at reuse, rather than when it is acknowledged:
+            // the record is written into them right after, so a slot whose buffers went cold
+            // while in flight is brought back into cache once, not once per step.
+            pending[index].key.removeAll(keepingCapacity: true)
+            pending[index].value.removeAll(keepingCapacity: true)
         } else {
             index = pending.count
             pending.append(Pending())
@@ -203,12 +208,11 @@ struct OutputLedger {
     mutating func acknowledge(_ token: UInt64) -> Int? {
         guard let index = index(of: token) else { return nil }
         let current = isCurrent(at: index)
-        // Scalars only: a copy of the whole slot would share its buffers, and the clears below
-        // would then reallocate them instead of keeping their capacity.
+        // Scalars only: a copy of the whole slot would share its buffers, and emptying them at
+        // reuse would then reallocate them instead of keeping their capacity. The bytes stay
+        // until the slot is reused (``addOutput(topicIndex:)`` empties it).
         let (partition, seq, topicIndex) = (pending[index].partition, pending[index].seq, pending[index].topicIndex)
         pending[index].inUse = false
-        pending[index].key.removeAll(keepingCapacity: true)
-        pending[index].value.removeAll(keepingCapacity: true)
         freeSlots.append(Int32(index))
         unacked -= 1
         if current {
