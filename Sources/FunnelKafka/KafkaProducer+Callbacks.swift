@@ -9,13 +9,8 @@ import Synchronization
 /// state is behind a `Mutex`. The delivery-report callback only appends `(token, error?)`; the
 /// daemon drains the buffer on its own schedule.
 final class ProducerCallbacks: Sendable {
-    struct Report {
-        var token: UInt64
-        var error: KafkaError?
-    }
-
     let logger: Logger
-    let reports = Mutex<[Report]>([])
+    let reports = Mutex<[KafkaDeliveryReport]>([])
     let onStatistics = Mutex<(@Sendable (KafkaStatistics) -> Void)?>(nil)
     let onError = Mutex<(@Sendable (KafkaError) -> Void)?>(nil)
 
@@ -26,16 +21,20 @@ final class ProducerCallbacks: Sendable {
     func delivered(_ message: UnsafePointer<rd_kafka_message_t>) {
         let raw = message.pointee
         let token = UInt64(UInt(bitPattern: raw._private))
-        var error: KafkaError?
+        var report = KafkaDeliveryReport(token: token)
         if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            // Only failures pay for strings.
-            error = KafkaError(
+            // Only failures pay for strings, and for a copy of the message (librdkafka frees its
+            // own when this callback returns): the sender re-sends from it instead of keeping a
+            // copy of every record in flight.
+            report.error = KafkaError(
                 raw.err,
                 topic: raw.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) },
                 partition: raw.partition >= 0 ? raw.partition : nil
             )
+            report.failedKey = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
+            report.failedValue = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) }
         }
-        reports.withLock { $0.append(Report(token: token, error: error)) }
+        reports.withLock { $0.append(report) }
     }
 
     func report(_ error: KafkaError) {
@@ -79,5 +78,24 @@ final class ProducerCallbacks: Sendable {
                 return 0  // librdkafka frees the JSON
             }
         }
+    }
+}
+
+/// The outcome of one produced message, as its delivery report told it.
+public struct KafkaDeliveryReport: Sendable {
+    /// The `token` the message was sent with.
+    public var token: UInt64
+    /// `nil`: the broker acknowledged the message.
+    public var error: KafkaError?
+    /// A failed message's key and value as librdkafka held them (`nil` when it had none, and for
+    /// delivered messages), so a failed record can be re-sent without the sender keeping a copy.
+    public var failedKey: [UInt8]?
+    public var failedValue: [UInt8]?
+
+    public init(token: UInt64, error: KafkaError? = nil, failedKey: [UInt8]? = nil, failedValue: [UInt8]? = nil) {
+        self.token = token
+        self.error = error
+        self.failedKey = failedKey
+        self.failedValue = failedValue
     }
 }

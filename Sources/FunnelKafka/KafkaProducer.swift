@@ -237,13 +237,18 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Hands out and clears the buffered delivery reports; `nil` error means delivered (acked).
     public func drainDeliveryReports(_ body: (UInt64, KafkaError?) -> Void) {
-        let batch = callbacks.reports.withLock { reports -> [ProducerCallbacks.Report] in
+        drainDeliveries { body($0.token, $0.error) }
+    }
+
+    /// Hands out and clears the buffered delivery reports, failed ones with their key and value.
+    public func drainDeliveries(_ body: (KafkaDeliveryReport) -> Void) {
+        let batch = callbacks.reports.withLock { reports -> [KafkaDeliveryReport] in
             let batch = reports
             reports = []
             return batch
         }
         for report in batch {
-            body(report.token, report.error)
+            body(report)
         }
     }
 

@@ -48,6 +48,60 @@ struct KafkaProducerTests {
         withExtendedLifetime(cluster) {}
     }
 
+    /// The daemon keeps no copy of a record in flight: it re-sends a failed one from its report.
+    @Test("a failed delivery report hands back the message's key and value; delivered ones carry none")
+    func failedReportsReturnTheMessage() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1)
+        let topic = KafkaTestSupport.unique("returned")
+        try cluster.createTopic(topic, partitions: 1)
+        var configuration = KafkaTestSupport.producerConfig(cluster)
+        configuration["message.timeout.ms"] = "500"
+        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestSupport.logger())
+        #expect(try await KafkaTestSupport.produceAndWait(
+            producer, topic: topic, messages: [(key: nil, value: [1], headers: [])]).isEmpty)
+        var reports: [KafkaDeliveryReport] = []
+        producer.drainDeliveries { reports.append($0) }
+
+        cluster.setBrokerDown(1)
+        // Keyed, key-less, and an empty key (which must stay empty, not become "no key").
+        let sent: [(token: UInt64, key: [UInt8]?, value: [UInt8])] = [
+            (200, Array("user-7".utf8), Array(#"{"score":0.25}"#.utf8)),
+            (201, nil, Array("dead letter".utf8)),
+            (202, [], Array("empty key".utf8)),
+        ]
+        for message in sent {
+            try message.value.withUnsafeBytes { value in
+                if let key = message.key {
+                    try key.withUnsafeBytes { try producer.send(topic: topic, key: $0, value: value, token: message.token) }
+                } else {
+                    try producer.send(topic: topic, key: nil, value: value, token: message.token)
+                }
+            }
+        }
+        reports = []
+        _ = await KafkaTestSupport.waitUntil(seconds: 10) {
+            producer.poll(timeoutMilliseconds: 100)
+            producer.drainDeliveries { reports.append($0) }
+            return reports.count == sent.count
+        }
+        cluster.setBrokerUp(1)
+        #expect(reports.count == sent.count)
+        for message in sent {
+            let report = reports.first { $0.token == message.token }
+            #expect(report?.error != nil, "token \(message.token) was not reported failed")
+            #expect(report?.failedKey == message.key, "token \(message.token)")
+            #expect(report?.failedValue == message.value, "token \(message.token)")
+        }
+
+        try Array("after".utf8).withUnsafeBytes { try producer.send(topic: topic, key: nil, value: $0, token: 300) }
+        try producer.flush(timeoutMilliseconds: 20_000)
+        var delivered: [KafkaDeliveryReport] = []
+        producer.drainDeliveries { delivered.append($0) }
+        #expect(delivered.map(\.token) == [300])
+        #expect(delivered.allSatisfy { $0.error == nil && $0.failedKey == nil && $0.failedValue == nil })
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test("transient produce errors injected on the broker are retried by the idempotent producer")
     func injectedProduceErrors() async throws {
         let cluster = try KafkaMockCluster()

@@ -10,8 +10,9 @@ import FunnelKafka
 /// partition's committable offset — never earlier, so no offset is committed past an output that
 /// could still be lost.
 ///
-/// Outputs are held in a slab of reusable slots (the bytes are kept for retries until acked);
-/// a delivery token is `generation << 32 | slot`, so a late report for a recycled slot is ignored.
+/// Outputs in flight are tracked in a slab of reusable slots (bookkeeping only: their bytes are
+/// librdkafka's copy, which a failed delivery report hands back for the re-send); a delivery
+/// token is `generation << 32 | slot`, so a late report for a recycled slot is ignored.
 /// Plain value type, driven only by the pipeline thread; no Kafka calls, so it is unit-testable.
 struct OutputLedger {
     struct Entry {
@@ -43,7 +44,7 @@ struct OutputLedger {
         var isEmpty: Bool { head == entries.count }
     }
 
-    /// One output record kept until the broker acknowledges it.
+    /// One output record in flight, until the broker acknowledges it.
     struct Pending {
         var generation: UInt32 = 0
         var inUse = false
@@ -51,9 +52,6 @@ struct OutputLedger {
         var epoch: UInt32 = 0
         var seq: UInt64 = 0
         var topicIndex = 0
-        var key: [UInt8] = []
-        var hasKey = false
-        var value: [UInt8] = []
         /// The model version its `model-version` header carries (kept for re-sends).
         var modelVersion: UInt64 = 0
         var attempts = 0
@@ -135,9 +133,8 @@ struct OutputLedger {
 
     // MARK: - Outputs
 
-    /// Registers an output of the current input; returns its delivery token. The caller fills
-    /// the slot's bytes through ``withPending(_:_:)`` before sending.
-    mutating func addOutput(topicIndex: Int) -> UInt64 {
+    /// Registers an output of the current input; returns its delivery token.
+    mutating func addOutput(topicIndex: Int, modelVersion: UInt64 = 0) -> UInt64 {
         let slot = Int(currentPartition)
         var seq: UInt64 = 0
         var epoch: UInt32 = 0
@@ -156,11 +153,6 @@ struct OutputLedger {
         let index: Int
         if let free = freeSlots.popLast() {
             index = Int(free)
-            // A slot's buffers are emptied here, at reuse, rather than when it is acknowledged:
-            // the record is written into them right after, so a slot whose buffers went cold
-            // while in flight is brought back into cache once, not once per step.
-            pending[index].key.removeAll(keepingCapacity: true)
-            pending[index].value.removeAll(keepingCapacity: true)
         } else {
             index = pending.count
             pending.append(Pending())
@@ -171,12 +163,13 @@ struct OutputLedger {
         pending[index].epoch = epoch
         pending[index].seq = seq
         pending[index].topicIndex = topicIndex
+        pending[index].modelVersion = modelVersion
         pending[index].attempts = 1
         unacked += 1
         return UInt64(pending[index].generation) << 32 | UInt64(index)
     }
 
-    /// Access to a pending output's stored bytes (reused buffers: no allocation once warm).
+    /// Access to a pending output's bookkeeping.
     mutating func withPending<T>(_ token: UInt64, _ body: (inout Pending) -> T) -> T? {
         guard let index = index(of: token) else { return nil }
         return body(&pending[index])
@@ -208,9 +201,6 @@ struct OutputLedger {
     mutating func acknowledge(_ token: UInt64) -> Int? {
         guard let index = index(of: token) else { return nil }
         let current = isCurrent(at: index)
-        // Scalars only: a copy of the whole slot would share its buffers, and emptying them at
-        // reuse would then reallocate them instead of keeping their capacity. The bytes stay
-        // until the slot is reused (``addOutput(topicIndex:)`` empties it).
         let (partition, seq, topicIndex) = (pending[index].partition, pending[index].seq, pending[index].topicIndex)
         pending[index].inUse = false
         freeSlots.append(Int32(index))

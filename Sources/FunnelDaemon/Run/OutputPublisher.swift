@@ -4,10 +4,14 @@ import Logging
 
 /// Sends output records to Kafka and turns delivery reports into commit progress.
 ///
-/// Every record gets a slot in the ``OutputLedger`` (bytes kept for retries) and a token that
-/// comes back with its delivery report. A failed delivery is re-sent with the same bytes, with
-/// exponential backoff, up to ``Settings/retries`` times; after that the publisher is failed and
-/// the pipeline stops without committing past the lost record. Confined to the pipeline thread.
+/// Every record gets a slot in the ``OutputLedger`` and a token that comes back with its delivery
+/// report. A failed delivery is re-sent with the same bytes, with exponential backoff, up to
+/// ``Settings/retries`` times; after that the publisher is failed and the pipeline stops without
+/// committing past the lost record. The bytes of a record in flight are librdkafka's copy only:
+/// a failed delivery report hands them back (``KafkaDeliveryReport``), and a send refused on the
+/// spot still has the caller's, so only records awaiting a re-send are kept here. (Keeping a copy
+/// of every record until its acknowledgement cost the pipeline thread about a tenth of its time.)
+/// Confined to the pipeline thread.
 final class OutputPublisher {
     struct Settings {
         /// Pause fetching at this many un-acked outputs; block the producing thread at twice it.
@@ -48,6 +52,12 @@ final class OutputPublisher {
     @exclusivity(unchecked) private var failed: [Int]
     @exclusivity(unchecked) private var retried: [Int]
     private var retryQueue: [(token: UInt64, due: ContinuousClock.Instant)] = []
+    /// The bytes of the records awaiting a re-send, by token.
+    private var retained: [UInt64: Retained] = [:]
+    struct Retained {
+        var key: [UInt8]?
+        var value: [UInt8]
+    }
     /// Per topic index: its producer handle (resolved on first send) and `schema` header value.
     @exclusivity(unchecked) private var topicHandles: [KafkaTopic?]
     private let schemaValues: [[UInt8]]
@@ -71,21 +81,17 @@ final class OutputPublisher {
     }
 
     var unacked: Int { ledger.unacked }
+    /// Records whose bytes are kept for a re-send (for tests).
+    var retainedCount: Int { retained.count }
 
     // MARK: - Sending
 
-    /// Copies the record into the ledger, sends it, and blocks (serving delivery reports) while
+    /// Registers the record in the ledger, sends it, and blocks (serving delivery reports) while
     /// twice the in-flight limit is outstanding, so memory stays bounded inside a large batch.
     /// Every record carries a `schema` header (its kind's) and a `model-version` header.
     func publish(_ kind: Kind, key: UnsafeRawBufferPointer?, value: [UInt8], modelVersion: UInt64) {
-        let token = ledger.addOutput(topicIndex: kind.rawValue)
-        ledger.withPending(token) { pending in
-            pending.hasKey = key != nil
-            if let key { pending.key.append(contentsOf: key) }
-            pending.value.append(contentsOf: value)
-            pending.modelVersion = modelVersion
-        }
-        send(token)
+        let token = ledger.addOutput(topicIndex: kind.rawValue, modelVersion: modelVersion)
+        value.withUnsafeBytes { send(token, key: key, value: $0) }
         if ledger.unacked >= 2 * settings.maxInFlight { waitForRoom() }
     }
 
@@ -100,47 +106,51 @@ final class OutputPublisher {
         }
     }
 
-    /// Sends (or re-sends) the ledger's record `token`. Its headers point at reused buffers and the
-    /// stack, so a record costs the Swift side no allocation. The version is spelled by the same
-    /// ``JSONBuffer/int(_:)`` that writes a score record's `model_version`.
-    private func send(_ token: UInt64) {
+    /// Sends (or re-sends) the ledger's record `token` with these bytes; librdkafka copies them.
+    /// Its headers point at reused buffers and the stack, so a record costs the Swift side no
+    /// allocation. The version is spelled by the same ``JSONBuffer/int(_:)`` that writes a score
+    /// record's `model_version`. A send refused on the spot keeps a copy for its re-send.
+    private func send(_ token: UInt64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer) {
         guard let (topicIndex, version) = ledger.withPending(token, { ($0.topicIndex, $0.modelVersion) }) else { return }
         let topic: KafkaTopic
         switch self.topic(topicIndex) {
         case .success(let handle): topic = handle
         case .failure(let error):
-            deliveryFailed(token, error)
+            deliveryFailed(token, error, returned: Retained(key: key.map { Array($0) }, value: Array(value)))
             return
         }
         versionText.reset()
         versionText.int(version)
-        let error: KafkaError? = ledger.withPending(token) { pending -> KafkaError? in
-            let hasKey = pending.hasKey
-            return withUnsafeTemporaryAllocation(of: KafkaHeaderView.self, capacity: 2) { headers -> KafkaError? in
-                schemaValues[topicIndex].withUnsafeBytes { schema -> KafkaError? in
-                    versionText.bytes.withUnsafeBytes { versionBytes -> KafkaError? in
-                        // Trivial values: nothing to deinitialise.
-                        headers.initializeElement(at: 0, to: KafkaHeaderView(name: "schema", value: schema))
-                        headers.initializeElement(at: 1, to: KafkaHeaderView(name: "model-version", value: versionBytes))
-                        let headers = UnsafeBufferPointer(headers)
-                        return pending.value.withUnsafeBytes { value -> KafkaError? in
-                            pending.key.withUnsafeBytes { key -> KafkaError? in
-                                // Generic catch + cast: a typed catch here crashes Swift 6.3.1's SILGen.
-                                do {
-                                    try producer.send(topic: topic, key: hasKey ? key : nil, value: value,
-                                                      headers: headers, token: token)
-                                    return nil
-                                } catch {
-                                    return (error as? KafkaError) ?? KafkaError(
-                                        code: KafkaError.Code.invalidArgument, name: "SEND", message: "\(error)")
-                                }
-                            }
-                        }
+        let error = withUnsafeTemporaryAllocation(of: KafkaHeaderView.self, capacity: 2) { headers -> KafkaError? in
+            schemaValues[topicIndex].withUnsafeBytes { schema -> KafkaError? in
+                versionText.bytes.withUnsafeBytes { versionBytes -> KafkaError? in
+                    // Trivial values: nothing to deinitialise.
+                    headers.initializeElement(at: 0, to: KafkaHeaderView(name: "schema", value: schema))
+                    headers.initializeElement(at: 1, to: KafkaHeaderView(name: "model-version", value: versionBytes))
+                    // Generic catch + cast: a typed catch here crashes Swift 6.3.1's SILGen.
+                    do {
+                        try producer.send(topic: topic, key: key, value: value, headers: UnsafeBufferPointer(headers),
+                                          token: token)
+                        return nil
+                    } catch {
+                        return (error as? KafkaError) ?? KafkaError(
+                            code: KafkaError.Code.invalidArgument, name: "SEND", message: "\(error)")
                     }
                 }
             }
-        } ?? nil
-        if let error { deliveryFailed(token, error) }
+        }
+        if let error {
+            // A re-send refused again already has its bytes kept.
+            let returned = retained[token] == nil ? Retained(key: key.map { Array($0) }, value: Array(value)) : nil
+            deliveryFailed(token, error, returned: returned)
+        }
+    }
+
+    /// The ledger forgets the record (acknowledged, or given up on after a revoke), and so do we.
+    @discardableResult
+    private func acknowledge(_ token: UInt64) -> Int? {
+        if !retained.isEmpty { retained[token] = nil }
+        return ledger.acknowledge(token)
     }
 
     private func waitForRoom() {
@@ -181,25 +191,33 @@ final class OutputPublisher {
     }
 
     private func handleReports() {
-        producer.drainDeliveryReports { token, error in
-            if let error {
-                deliveryFailed(token, error)
-            } else if let topic = ledger.acknowledge(token) {
+        producer.drainDeliveries { report in
+            if let error = report.error {
+                deliveryFailed(report.token, error,
+                               returned: report.failedValue.map { Retained(key: report.failedKey, value: $0) })
+            } else if let topic = acknowledge(report.token) {
                 delivered[topic] += 1
             }
         }
     }
 
-    private func deliveryFailed(_ token: UInt64, _ error: KafkaError) {
+    /// `returned`: the record's bytes, as the failed report or refused send gave them back.
+    private func deliveryFailed(_ token: UInt64, _ error: KafkaError, returned: Retained?) {
         guard let (topic, attempts) = ledger.withPending(token, { ($0.topicIndex, $0.attempts) }) else { return }
         failed[topic] += 1
         guard ledger.isCurrent(token) else {
             // Its partition was revoked: the next owner reprocesses the input; don't duplicate.
-            ledger.acknowledge(token)
+            acknowledge(token)
             return
         }
         guard attempts <= settings.retries, !error.isFatal else {
             fail(error.with(topic: topics[topic]), reason: "output record could not be delivered after \(attempts) attempts")
+            return
+        }
+        if let returned { retained[token] = returned }
+        guard retained[token] != nil else {
+            fail(error.with(topic: topics[topic]),
+                 reason: "a failed output record came back without its bytes, so it cannot be re-sent")
             return
         }
         ledger.withPending(token) { $0.attempts += 1 }
@@ -221,10 +239,24 @@ final class OutputPublisher {
             return true
         }
         for token in due {
-            if ledger.isCurrent(token) {
-                send(token)
-            } else {
-                ledger.acknowledge(token)
+            guard ledger.isCurrent(token) else {
+                acknowledge(token)
+                continue
+            }
+            guard let record = retained[token] else {
+                // deliveryFailed keeps the bytes of every record it queues; never drop one quietly.
+                fail(KafkaError(code: KafkaError.Code.invalidArgument, name: "RETRY",
+                                message: "output record \(token) is due for a re-send but its bytes are gone"),
+                     reason: "an output record could not be re-sent")
+                continue
+            }
+            // Kept until acknowledged: a re-send refused on the spot is retried from it again.
+            record.value.withUnsafeBytes { value in
+                if let key = record.key {
+                    key.withUnsafeBytes { send(token, key: $0, value: value) }
+                } else {
+                    send(token, key: nil, value: value)
+                }
             }
         }
     }
