@@ -30,6 +30,9 @@ public struct PendingStore: Sendable {
     private var indexMask: Int
     private var indexCount = 0
 
+    /// How many pops ahead ``popOldest()`` starts loading an entry's index slot.
+    static let indexPrefetchDistance: Int64 = 8
+
     public static let positive: UInt8 = 1
     public static let learned: UInt8 = 2
     /// Handed to another engine with its user (partition handover): retired here without a label,
@@ -186,6 +189,15 @@ public struct PendingStore: Sendable {
     public mutating func popOldest() {
         guard !isEmpty else { return }
         let seq = head
+        // Entries leave in order, each with an index lookup for a user not seen for a horizon
+        // (a cache miss): start loading the index slot of the entry that leaves a few pops later.
+        let ahead = seq &+ Self.indexPrefetchDistance
+        if ahead < next {
+            let e = blocks.slot(ahead)
+            let home = Int(truncatingIfNeeded: StableHash.mix(e.users[e.offset])) & indexMask
+            indexKeys.prefetch(home)
+            indexSeqs.prefetch(home)
+        }
         let (i, found) = find(entry(seq).user)
         if found && indexSeqs[i] == seq + 1 { removeIndex(at: i) }
         head += 1
