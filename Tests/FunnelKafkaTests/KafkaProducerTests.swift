@@ -5,14 +5,23 @@ import Testing
 
 @Suite("Producer faults, statistics and errors", .serialized, .timeLimit(.minutes(1)))
 struct KafkaProducerTests {
-    @Test("messages sent while the broker is down are delivered after it comes back")
-    func brokerDown() async throws {
+    /// A one-broker mock cluster, a fresh one-partition topic on it, and a producer whose messages
+    /// time out after `messageTimeoutMilliseconds` (the outage tests take that broker down).
+    static func oneBroker(topic prefix: String, messageTimeoutMilliseconds: Int) throws
+        -> (KafkaMockCluster, String, KafkaProducer)
+    {
         let cluster = try KafkaMockCluster(brokers: 1)
-        let topic = KafkaTestSupport.unique("outage")
+        let topic = KafkaTestSupport.unique(prefix)
         try cluster.createTopic(topic, partitions: 1)
         var configuration = KafkaTestSupport.producerConfig(cluster)
-        configuration["message.timeout.ms"] = "30000"
+        configuration["message.timeout.ms"] = "\(messageTimeoutMilliseconds)"
         let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestSupport.logger())
+        return (cluster, topic, producer)
+    }
+
+    @Test("messages sent while the broker is down are delivered after it comes back")
+    func brokerDown() async throws {
+        let (cluster, topic, producer) = try Self.oneBroker(topic: "outage", messageTimeoutMilliseconds: 30_000)
         let errors = Collected<KafkaError>()
         producer.onError = { errors.append($0) }
         // Warm up: leader known, connection established.
@@ -51,12 +60,7 @@ struct KafkaProducerTests {
     /// The daemon keeps no copy of a record in flight: it re-sends a failed one from its report.
     @Test("a failed delivery report hands back the message's key and value; delivered ones carry none")
     func failedReportsReturnTheMessage() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1)
-        let topic = KafkaTestSupport.unique("returned")
-        try cluster.createTopic(topic, partitions: 1)
-        var configuration = KafkaTestSupport.producerConfig(cluster)
-        configuration["message.timeout.ms"] = "500"
-        let producer = try KafkaProducer(configuration: configuration, logger: KafkaTestSupport.logger())
+        let (cluster, topic, producer) = try Self.oneBroker(topic: "returned", messageTimeoutMilliseconds: 500)
         #expect(try await KafkaTestSupport.produceAndWait(
             producer, topic: topic, messages: [(key: nil, value: [1], headers: [])]).isEmpty)
         var reports: [KafkaDeliveryReport] = []
