@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// librdkafka serves these callbacks from whichever thread calls `rd_kafka_poll`/`rd_kafka_flush`
 /// (including ``KafkaProducer/send(topic:key:value:headers:token:)`` under back-pressure), so all
-/// state is behind a `Mutex`. The delivery-report callback only appends `(token, error?)`; the
-/// daemon drains the buffer on its own schedule.
+/// state is behind a `Mutex`. The delivery-report callback only appends a ``KafkaDeliveryReport``
+/// (token, and for a failure its error, key and value); the daemon drains the buffer on its own
+/// schedule.
 final class ProducerCallbacks: Sendable {
     let logger: Logger
     let reports = Mutex<[KafkaDeliveryReport]>([])

@@ -81,8 +81,6 @@ final class OutputPublisher {
     }
 
     var unacked: Int { ledger.unacked }
-    /// Records whose bytes are kept for a re-send (for tests).
-    var retainedCount: Int { retained.count }
 
     // MARK: - Sending
 
